@@ -1,0 +1,168 @@
+"""Building and running the whole job from a loaded config."""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
+
+from pilewright.pipeline.audit_counts import WriteAudit
+from pilewright.pipeline.config import LoadedConfig, check_inputs_exist
+from pilewright.pipeline.manifest import WriteManifest
+from pilewright.pipeline.options import pipeline_options
+from pilewright.pipeline.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
+from pilewright.pipeline.stages import curation_stages
+from pilewright.tokenizer.encode import model_info
+from pilewright.transforms.common import METRICS_NAMESPACE, StageResult
+from pilewright.transforms.ingest import ReadSources
+from pilewright.transforms.shard import WriteShards
+from pilewright.transforms.tokenize import Encode, LoadTokenizer, TrainTokenizer
+
+# what a run writes under OUT; removed before a new run so no stale shard survives
+MANAGED_OUTPUTS = ("tokens", "documents", "rejected", "dead_letter", "audit", "tokenizer", "manifest.json")
+
+
+@dataclass
+class JobResult:
+    out_dir: str
+    audit: dict
+    manifest: dict
+    seconds: float
+    telemetry: dict = field(default_factory=dict)
+
+
+def _sum_pairs(values):
+    d = t = 0
+    for a, b in values:
+        d += a
+        t += b
+    return d, t
+
+
+def build_pipeline(p: beam.Pipeline, loaded: LoadedConfig, out_dir: str) -> None:
+    """Adds the whole flow to ``p``: ingest -> curation stages -> tokenize -> shards, plus side outputs."""
+    cfg = loaded.resolved
+    seed = cfg.run.seed
+    results: list[tuple[str, StageResult]] = []
+
+    ingest = p | "Ingest" >> ReadSources(cfg.sources)
+    results.append(("ingest", ingest))
+    docs = ingest.main
+    for name, transform in curation_stages(cfg):
+        stage = docs | f"Stage[{name}]" >> transform
+        results.append((name, stage))
+        docs = stage.main
+
+    model_dir = FileSystems.join(out_dir, "tokenizer")
+    if cfg.tokenizer.model:
+        model = p | "LoadTokenizer" >> LoadTokenizer(cfg.tokenizer.model, model_dir)
+    else:
+        model = docs | "TrainTokenizer" >> TrainTokenizer(cfg.tokenizer.train, seed, model_dir)
+    tokenizer_info = model | "TokenizerInfo" >> beam.Map(model_info)
+
+    encode = Encode(model)
+    tokenized = docs | "Tokenize" >> encode
+    results.append(("tokenize", tokenized))
+    tokens = tokenized.main
+
+    shard_infos = tokens | "Shard" >> WriteShards(
+        out_dir, tokenizer_info, seed, cfg.shards.tokens_per_shard, cfg.shards.num_shards
+    )
+    tokens_by = (
+        tokens
+        | "TokensBy" >> beam.FlatMap(
+            lambda t: [(f"source:{t.source}", (1, t.n_tokens)), (f"domain:{t.domain}", (1, t.n_tokens))]
+        )
+        | "SumTokensBy" >> beam.CombinePerKey(_sum_pairs)
+    )
+    shard_infos | "Manifest" >> WriteManifest(
+        out_dir, tokenizer_info, tokens_by, loaded.written.model_dump(mode="json"), loaded.sha256, seed
+    )
+
+    encode.annotated | "WriteDocuments" >> WriteDocuments(out_dir)
+    rejected = [r.rejected for _, r in results] | "AllRejected" >> beam.Flatten()
+    errors = [r.errors for _, r in results] | "AllErrors" >> beam.Flatten()
+    pii_cfg = getattr(cfg.stages, "pii", None)
+    if pii_cfg is not None and pii_cfg.enabled:
+        # a value planted in a document dropped before the pii stage must not reach OUT/rejected either
+        from pilewright.transforms.pii import RedactRecords
+
+        rejected = rejected | "RedactRejected" >> RedactRecords(pii_cfg)
+        errors = errors | "RedactErrors" >> RedactRecords(pii_cfg)
+    rejected | "WriteRejected" >> WriteRejected(out_dir)
+    errors | "WriteDeadLetters" >> WriteDeadLetters(out_dir)
+
+    domains = {s.name: s.domain for s in cfg.sources}
+    p | "Audit" >> WriteAudit(results, domains, FileSystems.join(out_dir, "audit", "audit.json"))
+
+
+def prepare_output(out_dir: str) -> None:
+    """Removes what an earlier run wrote under OUT (only pilewright's own outputs)."""
+    existing = [FileSystems.join(out_dir, name) for name in MANAGED_OUTPUTS]
+    existing = [path for path in existing if FileSystems.exists(path)]
+    if existing:
+        FileSystems.delete(existing)
+
+
+def _dist(result) -> dict:
+    return {"count": result.count, "sum": result.sum, "min": result.min, "max": result.max,
+            "mean": result.mean if result.count else None}
+
+
+def telemetry(run_result) -> dict:
+    """Beam counters and distributions: shown beside the exact counts, never instead of them."""
+    try:
+        q = run_result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    except Exception:  # some runners cannot report metrics
+        return {}
+    out: dict = {}
+    for c in q.get("counters", []):
+        value = c.committed if c.committed is not None else c.attempted
+        out[c.key.metric.name] = out.get(c.key.metric.name, 0) + (value or 0)
+    for d in q.get("distributions", []):
+        value = d.committed if d.committed is not None else d.attempted
+        if value is not None:
+            out[d.key.metric.name] = _dist(value)
+    return dict(sorted(out.items()))
+
+
+def _read_json(path: str) -> dict:
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        return json.loads(f.read().decode("utf-8"))
+
+
+def _write_json(doc: dict, path: str) -> None:
+    with FileSystems.create(path) as f:
+        f.write((json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+
+
+def output_dir(loaded: LoadedConfig, override: Optional[str]) -> str:
+    out = override or loaded.resolved.run.output
+    return out if "://" in out else os.path.abspath(out)
+
+
+def run_job(loaded: LoadedConfig, beam_args: Sequence[str] = (), out_dir: Optional[str] = None) -> JobResult:
+    """Runs the job to completion and returns the audit and manifest it wrote."""
+    out = output_dir(loaded, out_dir)
+    check_inputs_exist(loaded.resolved)
+    options = pipeline_options(beam_args)
+    prepare_output(out)
+    started = time.monotonic()
+    p = beam.Pipeline(options=options)
+    build_pipeline(p, loaded, out)
+    run_result = p.run()
+    run_result.wait_until_finish()
+    seconds = time.monotonic() - started
+    tel = telemetry(run_result)
+    audit_path = FileSystems.join(out, "audit", "audit.json")
+    audit = _read_json(audit_path)
+    audit["telemetry"] = tel
+    audit["run"] = {"seconds": round(seconds, 3), "beam_args": list(beam_args)}
+    _write_json(audit, audit_path)
+    manifest = _read_json(FileSystems.join(out, "manifest.json"))
+    return JobResult(out, audit, manifest, seconds, tel)

@@ -1,0 +1,125 @@
+"""Loading the YAML config: ``yaml.safe_load`` -> ``RunConfig``, with one-line errors a user can act on."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from importlib import resources
+from typing import Optional
+
+import yaml
+from pydantic import ValidationError
+
+from pilewright.schemas.config import RunConfig
+
+
+class ConfigError(Exception):
+    """A problem the user can fix; the message names the key or path and the fix."""
+
+
+@dataclass(frozen=True)
+class LoadedConfig:
+    """The config as written (for the manifest) and with paths resolved (for running)."""
+
+    written: RunConfig
+    resolved: RunConfig
+    path: str
+
+    @property
+    def canonical_json(self) -> str:
+        return canonical_json(self.written)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.canonical_json.encode()).hexdigest()
+
+
+def canonical_json(cfg: RunConfig) -> str:
+    return json.dumps(cfg.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+
+
+def sample_config_path() -> str:
+    return str(resources.files("pilewright.pipeline.sample") / "sample.yaml")
+
+
+def _format_validation_error(err: ValidationError) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first.get("loc", ()) if p != "__root__")
+    msg = first.get("msg", "invalid value")
+    msg = msg.removeprefix("Value error, ")
+    if first.get("type") == "extra_forbidden":
+        msg = "unknown key; check its spelling against the config reference in README.md"
+    elif first.get("type") == "missing":
+        msg = "required key is missing"
+    got = first.get("input")
+    got_txt = "" if first.get("type") in ("missing",) or isinstance(got, dict) else f" (got {got!r})"
+    more = f" [+{len(err.errors()) - 1} more]" if len(err.errors()) > 1 else ""
+    return f"{loc or 'config'}: {msg}{got_txt}{more}"
+
+
+def _is_remote(path: str) -> bool:
+    return "://" in path
+
+
+def _resolve(path: str, base_dir: str) -> str:
+    if _is_remote(path) or os.path.isabs(path):
+        return path
+    return os.path.normpath(os.path.join(base_dir, path))
+
+
+def resolve_paths(cfg: RunConfig, base_dir: str) -> RunConfig:
+    """Relative source and tokenizer paths are relative to the config file's folder."""
+    sources = [s.model_copy(update={"paths": [_resolve(p, base_dir) for p in s.paths]}) for s in cfg.sources]
+    tokenizer = cfg.tokenizer
+    if tokenizer.model:
+        tokenizer = tokenizer.model_copy(update={"model": _resolve(tokenizer.model, base_dir)})
+    return cfg.model_copy(update={"sources": sources, "tokenizer": tokenizer})
+
+
+def parse_config(data: object, where: str = "config") -> RunConfig:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where}: the file must hold a YAML mapping with at least `sources:`")
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(f"{where}: {_format_validation_error(e)}") from None
+
+
+def load_config(path: Optional[str] = None) -> LoadedConfig:
+    """Loads ``path``, or the embedded sample config when ``path`` is None."""
+    path = path or sample_config_path()
+    if not os.path.isfile(path):
+        raise ConfigError(f"config file not found: {path} (pass --config with an existing YAML file)")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise ConfigError(f"{path}: not valid YAML{at}: {getattr(e, 'problem', e)}") from None
+    written = parse_config(data, path)
+    resolved = resolve_paths(written, os.path.dirname(os.path.abspath(path)))
+    return LoadedConfig(written=written, resolved=resolved, path=path)
+
+
+def check_inputs_exist(cfg: RunConfig) -> None:
+    """Fails fast, before any worker starts, when a local source pattern matches nothing.
+
+    Remote patterns (gs://, s3://, ...) are left to the workers: listing them here would need
+    credentials the launching machine may not have.
+    """
+    from apache_beam.io.filesystems import FileSystems
+
+    for i, src in enumerate(cfg.sources):
+        for j, pattern in enumerate(src.paths):
+            if _is_remote(pattern):
+                continue
+            matches = FileSystems.match([pattern], limits=[1])[0].metadata_list
+            if not matches:
+                raise ConfigError(
+                    f"sources[{i}] ({src.name}).paths[{j}]: no file matches {pattern!r}; "
+                    "fix the path or glob (relative paths are relative to the config file)"
+                )
+    if cfg.tokenizer.model and not _is_remote(cfg.tokenizer.model) and not os.path.isfile(cfg.tokenizer.model):
+        raise ConfigError(f"tokenizer.model: file not found: {cfg.tokenizer.model}")

@@ -1,0 +1,1 @@
+"""The embedded sample corpus: real open-licensed text, see README.md here."""

@@ -1,0 +1,1 @@
+"""Typed records, Arrow schemas and config models shared by every pilewright stage."""

@@ -1,0 +1,93 @@
+"""Records that flow between stages.
+
+Every type is a ``typing.NamedTuple`` registered with Beam's ``RowCoder``: element data is encoded by
+schema, never pickled, and a field that may legitimately be missing is ``Optional``. RowCoder enforces the
+schema *outside* a DoFn's dead-letter wrapper, so raw input becomes a ``Document`` only inside ingest's
+dead-lettered parse step, after its types are checked.
+"""
+from __future__ import annotations
+
+import typing
+from typing import Mapping, Optional
+
+import apache_beam as beam
+
+
+class Document(typing.NamedTuple):
+    """One curated text and the annotations the stages add to it.
+
+    ``id`` is unique across the run: ``<source>/<id from the data>`` or, when the source has no id field,
+    ``<source>/<file relative to its glob root>:<line or row>``. Annotations are ``None`` until the stage
+    that owns them ran.
+    """
+
+    id: str
+    text: str
+    source: str
+    domain: str
+    url: Optional[str] = None
+    lang: Optional[str] = None
+    lang_score: Optional[float] = None
+    # quality signals and classifier scores, by name (e.g. "gopher_quality:stop_words_ratio")
+    quality: Optional[Mapping[str, float]] = None
+    dup_cluster: Optional[str] = None
+    # PII entity type -> number redacted; never the values
+    pii_counts: Optional[Mapping[str, int]] = None
+    n_tokens: Optional[int] = None
+
+
+class RejectedDocument(typing.NamedTuple):
+    """A document a stage dropped by policy. ``reason`` is ``<rule>[:<detail>]``, e.g. ``c4:lorem_ipsum``."""
+
+    id: str
+    source: str
+    domain: str
+    stage: str
+    reason: str
+    # first characters of the text, for a person judging the rule in the audit (redacted when PII is on)
+    snippet: str
+    n_chars: int
+
+
+class DeadLetter(typing.NamedTuple):
+    """A record that could not be read or processed, with where it came from and why."""
+
+    stage: str
+    source: str
+    path: Optional[str]
+    offset: Optional[int]  # line number (jsonl), row (parquet), 0 (text); None when not applicable
+    doc_id: Optional[str]
+    error_type: str  # e.g. "invalid_json", "invalid_utf8", "truncated_file", or an exception class name
+    error: str  # truncated to 1 KiB
+    payload_prefix: str  # first 256 characters of the raw record, for forensics; never the full text
+
+
+class TokenizedDocument(typing.NamedTuple):
+    """A document after encoding. ``tokens`` is little-endian uint32, EOS last.
+
+    ``epoch`` is 0 unless the mix stage repeats the document; (id, epoch) is unique.
+    """
+
+    id: str
+    source: str
+    domain: str
+    tokens: bytes
+    n_tokens: int
+    epoch: int = 0
+
+
+class ShardInfo(typing.NamedTuple):
+    """What the shard writer reports for one written shard (goes into the manifest)."""
+
+    index: int
+    path: str
+    n_docs: int
+    n_tokens: int
+    sha256: str
+    n_bytes: int
+
+
+RECORD_TYPES = (Document, RejectedDocument, DeadLetter, TokenizedDocument, ShardInfo)
+
+for _t in RECORD_TYPES:
+    beam.coders.registry.register_coder(_t, beam.coders.RowCoder)

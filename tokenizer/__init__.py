@@ -1,0 +1,1 @@
+"""sentencepiece BPE training, loading and encoding; the token-shard reader for training code."""

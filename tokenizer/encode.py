@@ -1,0 +1,58 @@
+"""Loading a sentencepiece model and encoding text losslessly, EOS appended."""
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+import sentencepiece as spm
+
+# sentencepiece writes spaces as U+2581 internally and decodes that character back to a space, so text
+# holding it cannot round-trip; such text is split there and the character emitted as its UTF-8 bytes.
+_META_SPACE = "\u2581"
+
+
+@dataclass(frozen=True)
+class TokenizerInfo:
+    sha256: str
+    vocab_size: int
+    eos_id: int
+
+
+def model_info(model_bytes: bytes) -> TokenizerInfo:
+    sp = spm.SentencePieceProcessor(model_proto=model_bytes)
+    return TokenizerInfo(hashlib.sha256(model_bytes).hexdigest(), sp.vocab_size(), sp.eos_id())
+
+
+class Encoder:
+    """One loaded model. Build once per worker; ``encode`` is pure given the model."""
+
+    def __init__(self, model_bytes: bytes):
+        self.sp = spm.SentencePieceProcessor(model_proto=model_bytes)
+        self.eos_id = self.sp.eos_id()
+        if self.eos_id < 0:
+            raise ValueError("the tokenizer model has no EOS piece; train it with eos_id >= 0")
+        self.vocab_size = self.sp.vocab_size()
+        byte_ids = [self.sp.piece_to_id(f"<0x{b:02X}>") for b in _META_SPACE.encode("utf-8")]
+        unk = self.sp.unk_id()
+        self._meta_space_ids = byte_ids if unk not in byte_ids else None
+
+    def encode(self, text: str) -> np.ndarray:
+        """Token ids (uint32) of ``text`` followed by EOS."""
+        if _META_SPACE in text and self._meta_space_ids is not None:
+            ids: list[int] = []
+            for i, part in enumerate(text.split(_META_SPACE)):
+                if i:
+                    ids.extend(self._meta_space_ids)
+                if part:
+                    ids.extend(self.sp.encode(part))
+        else:
+            ids = self.sp.encode(text)
+        out = np.empty(len(ids) + 1, dtype=np.uint32)
+        out[:-1] = ids
+        out[-1] = self.eos_id
+        return out
+
+    def decode(self, ids) -> str:
+        """Inverse of ``encode`` minus the EOS: ``decode(encode(t)[:-1]) == t``."""
+        return self.sp.decode([int(i) for i in ids])
