@@ -6,7 +6,6 @@ compressed file) is unit-testable on in-memory bytes. Decompression is done here
 """
 from __future__ import annotations
 
-import gzip
 import io
 import zlib
 from dataclasses import dataclass
@@ -59,16 +58,33 @@ def compression_of(path: str) -> str:
 
 
 def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
-    # GzipFile raises EOFError on a truncated member, unlike Beam's reader, which stops quietly.
+    # Decoded with zlib directly so every byte before a truncation is yielded; Beam's reader (and a
+    # large GzipFile.read) can lose or silently drop the tail.
+    dobj = zlib.decompressobj(wbits=31)
+    pending_member = False
     try:
-        with gzip.GzipFile(fileobj=raw) as g:
-            while True:
-                chunk = g.read(CHUNK_BYTES)
-                if not chunk:
-                    return
-                yield chunk
-    except (EOFError, OSError, zlib.error) as e:
-        raise TruncatedInput(f"gzip stream is truncated or corrupt: {e}") from e
+        while True:
+            data = raw.read(CHUNK_BYTES)
+            if not data:
+                break
+            while data:
+                pending_member = True
+                out = dobj.decompress(data)
+                if out:
+                    yield out
+                data = b""
+                if dobj.eof:
+                    pending_member = False
+                    # concatenated gzip members (e.g. from `cat a.gz b.gz`)
+                    data = dobj.unused_data
+                    dobj = zlib.decompressobj(wbits=31)
+        tail = dobj.flush()
+        if tail:
+            yield tail
+    except zlib.error as e:
+        raise TruncatedInput(f"gzip stream is corrupt: {e}") from e
+    if pending_member and not dobj.eof:
+        raise TruncatedInput("gzip stream is truncated: the file ends before the end of its last member")
 
 
 def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
