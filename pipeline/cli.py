@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from pilewright.pipeline.config import ConfigError, load_config
+from pilewright.pipeline.config import ConfigError, check_inputs_exist, load_config
 from pilewright.pipeline.options import RunnerError
 
 
@@ -52,6 +52,7 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
     try:
         loaded = load_config(args.config)
+        check_inputs_exist(loaded.resolved)
     except ConfigError as e:
         return _error(str(e))
     if not args.quiet:
