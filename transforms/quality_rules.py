@@ -1,0 +1,144 @@
+"""The quality rule sets by name: all signals of a text first, then the thresholds, then the reason.
+
+Pure logic over ``QualityConfig``; the Beam stage (``transforms/quality.py``) and the benchmark call
+``RuleScorer.score_batch`` the same way. A signal's key in ``Document.quality`` is ``<rule set>:<signal>``;
+a reason is ``<rule set>:<reason>``. Scores never depend on how documents are batched.
+"""
+from __future__ import annotations
+
+import gc
+from itertools import chain
+from typing import NamedTuple, Optional, Sequence
+
+from pilewright.schemas.quality_config import QualityConfig
+from pilewright.transforms.quality_c4 import c4_reason, c4_signals
+from pilewright.transforms.quality_fineweb import fineweb_reason, fineweb_signals
+from pilewright.transforms.quality_gopher import (
+    gopher_quality_reason,
+    gopher_quality_signals,
+    gopher_repetition_reason,
+    gopher_repetition_signals,
+)
+from pilewright.transforms.quality_ngrams import repetition_chars
+from pilewright.transforms.quality_words import TextAnalyzer
+
+# the rule sets that count words (one tokenization shared by all of them)
+_WORD_RULES = ("gopher_quality", "gopher_repetition", "fineweb")
+# n-gram measures run over groups of documents of about this many words (keeps their key arrays in cache)
+NGRAM_GROUP_WORDS = 50_000
+
+
+class RuleScore(NamedTuple):
+    signals: dict[str, float]  # "<rule set>:<signal>" -> value, for every configured rule set
+    reasons: dict[str, Optional[str]]  # rule set -> its reason, or None when it keeps the text
+    text: str  # the text to keep: C4's cleaned lines when a C4 variant with remove_lines is configured
+
+    @property
+    def reason(self) -> Optional[str]:
+        """The first failing rule set's reason as ``<rule set>:<reason>``, or None to keep."""
+        for rule, reason in self.reasons.items():
+            if reason is not None:
+                return f"{rule}:{reason}"
+        return None
+
+
+def decide(rule: str, signals: dict[str, float], cfg: QualityConfig, text: str) -> Optional[str]:
+    """Thresholds of one rule set applied to its signals (keys without the rule-set prefix)."""
+    if rule == "gopher_quality":
+        return gopher_quality_reason(signals, cfg.gopher_quality)
+    if rule == "gopher_repetition":
+        return gopher_repetition_reason(signals, cfg.gopher_repetition, text)
+    if rule == "fineweb":
+        return fineweb_reason(signals, cfg.fineweb)
+    return c4_reason(signals, getattr(cfg, rule))
+
+
+class RuleScorer:
+    """Scores texts with the configured rule sets. Build once per worker: it loads spaCy's tokenizer.
+
+    Args:
+        cfg: the quality stage config (``rules`` and each rule set's thresholds).
+        analyzer: a ``TextAnalyzer`` to share; by default one is built with the Gopher stop words.
+    """
+
+    def __init__(self, cfg: QualityConfig, analyzer: Optional[TextAnalyzer] = None):
+        self.cfg = cfg
+        self.analyzer = analyzer or TextAnalyzer(stop_words=cfg.gopher_quality.stop_words)
+        self._names: dict[str, dict[str, str]] = {}  # rule set -> signal -> "<rule set>:<signal>"
+
+    def _ngram_chars(self, words) -> list[tuple[dict[int, int], dict[int, int]]]:
+        rep = self.cfg.gopher_repetition
+        starts = [0]
+        for w in words:
+            starts.append(starts[-1] + w.n_words)
+        arrays = self.analyzer.word_arrays(list(chain.from_iterable(w.word_ids for w in words)))
+        top, dup = repetition_chars(*arrays, starts, list(rep.top_n_grams), list(rep.dup_n_grams))
+        top_l = {n: a.tolist() for n, a in top.items()}
+        dup_l = {n: a.tolist() for n, a in dup.items()}
+        return [
+            ({n: v[i] for n, v in top_l.items()}, {n: v[i] for n, v in dup_l.items()}) for i in range(len(words))
+        ]
+
+    def score(self, text: str) -> RuleScore:
+        return self.score_batch([text])[0]
+
+    def score_batch(self, texts: Sequence[str]) -> list[RuleScore]:
+        """Scores of several texts; the n-gram measures of the whole batch are computed in one pass."""
+        # a batch allocates millions of small strings, lists and tuples and no reference cycles: pausing
+        # the cyclic garbage collector meanwhile saves its repeated scans (~10% of the time)
+        paused = gc.isenabled()
+        gc.disable()
+        try:
+            return self._score_batch(texts)
+        finally:
+            if paused:
+                gc.enable()
+
+    def _score_batch(self, texts: Sequence[str]) -> list[RuleScore]:
+        cfg = self.cfg
+        analyzer = self.analyzer
+        analyzer.begin_document()
+        # one split of each text into lines and words, shared by every rule set (text.split() is the
+        # concatenation of the lines' split(): every line break is whitespace)
+        lines = [t.splitlines() for t in texts]
+        line_words = [[line.split() for line in doc_lines] for doc_lines in lines]
+        words = None
+        if any(r in _WORD_RULES for r in cfg.rules):
+            words = [analyzer.words(t, list(chain.from_iterable(lw))) for t, lw in zip(texts, line_words)]
+        ngrams: list[tuple[dict[int, int], dict[int, int]]] = []
+        if "gopher_repetition" in cfg.rules:
+            lo = 0
+            while lo < len(texts):
+                hi, n = lo, 0
+                while hi < len(texts) and (hi == lo or n + words[hi].n_words <= NGRAM_GROUP_WORDS):
+                    n += words[hi].n_words
+                    hi += 1
+                ngrams.extend(self._ngram_chars(words[lo:hi]))
+                lo = hi
+        out = []
+        for i, text in enumerate(texts):
+            signals: dict[str, float] = {}
+            reasons: dict[str, Optional[str]] = {}
+            out_text = text
+            for rule in cfg.rules:
+                cleaned = None
+                if rule == "gopher_quality":
+                    values = gopher_quality_signals(text, words[i], lines[i])
+                elif rule == "gopher_repetition":
+                    values = gopher_repetition_signals(text, cfg.gopher_repetition, *ngrams[i])
+                elif rule == "fineweb":
+                    values = fineweb_signals(text, words[i], cfg.fineweb)
+                else:
+                    infos = words[i].chunk_infos if words is not None else None
+                    values, cleaned = c4_signals(text, getattr(cfg, rule), analyzer, infos, lines[i], line_words[i])
+                reasons[rule] = decide(rule, values, cfg, text)
+                names = self._names.setdefault(rule, {})
+                for k, v in values.items():
+                    name = names.get(k)
+                    if name is None:
+                        name = names[k] = f"{rule}:{k}"
+                    signals[name] = v
+                if cleaned is not None and getattr(cfg, rule).remove_lines:
+                    out_text = cleaned
+            out.append(RuleScore(signals, reasons, out_text))
+        return out
