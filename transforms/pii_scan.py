@@ -1,0 +1,111 @@
+"""The scanner: pre-screen, windows, chunks, one batched analyzer pass, thresholds, redaction.
+
+No Beam here: the stage's DoFns build one ``PiiScanner`` per worker in ``setup`` and the benchmark uses
+it directly.
+"""
+from __future__ import annotations
+
+import typing
+from typing import Optional, Sequence
+
+from pilewright.schemas.pii_config import PIIConfig
+from pilewright.transforms.pii_actions import Finding, derive_key, drop_cut_tail, entity_counts, redact, resolve
+from pilewright.transforms.pii_chunks import text_chunks
+from pilewright.transforms.pii_prescreen import Prescreen, windows
+from pilewright.transforms.pii_recognizers import LANGUAGE, AnalyzerBundle, build_analyzer
+
+# Raw records (dead-letter payloads) are JSON text: "\n" there is a backslash and an "n", which would glue
+# the word before a line break to the number after it. Same-length stand-ins keep offsets unchanged.
+_JSON_ESCAPES = (("\\n", "  "), ("\\r", "  "), ("\\t", "  "), ('\\"', ' "'))
+
+# share of a text covered by candidate windows above which the whole text is analyzed in one pass
+DENSE_FRACTION = 0.4
+
+
+class Scan(typing.NamedTuple):
+    findings: list[Finding]  # resolved: sorted, non-overlapping
+    analyzed_chars: int  # characters handed to the analyzer (0: the pre-screen found no candidate)
+
+
+class Redaction(typing.NamedTuple):
+    text: str
+    counts: dict[str, int]  # entity type -> regions redacted
+    analyzed_chars: int
+
+
+class PiiScanner:
+    """Finds and redacts the configured entities. Build once per worker: it loads the analyzer."""
+
+    def __init__(self, cfg: PIIConfig, bundle: Optional[AnalyzerBundle] = None):
+        self.cfg = cfg
+        self.bundle = bundle or build_analyzer(cfg)
+        self._analyzer = self.bundle.analyzer
+        self._entities = list(self.bundle.entities)
+        self._prescreen = Prescreen(self._entities)
+        self._thresholds = {e: cfg.threshold(e) for e in self._entities}
+        self._key = derive_key(cfg.hash_key.get_secret_value()) if cfg.hash_key is not None else None
+
+    def regions(self, text: str) -> list[tuple[int, int]]:
+        """Parts of ``text`` the analyzer must see: all of it with NER on, else windows around candidates.
+
+        When the windows cover most of the text anyway (e-mail headers), the whole text is one region:
+        fewer, longer analyzer calls cost less than many short ones over the same characters.
+        """
+        if self.bundle.uses_ner:
+            return [(0, len(text))] if text else []
+        candidates = self._prescreen.candidates(text)
+        if not candidates:
+            return []
+        whole = [(0, len(text))]
+        # each candidate's window spans at least 2 x context_chars: skip building windows that would
+        # cover most of the text anyway
+        if len(candidates) * 2 * self.cfg.context_chars >= DENSE_FRACTION * len(text):
+            return whole
+        found = windows(text, candidates, self.cfg.context_chars)
+        return whole if sum(b - a for a, b in found) >= DENSE_FRACTION * len(text) else found
+
+    def scan(self, texts: Sequence[str]) -> list[Scan]:
+        """One batched analyzer pass over the chunks of all ``texts``."""
+        jobs: list[tuple[int, int, str]] = []
+        for i, text in enumerate(texts):
+            for a, b in text_chunks(text, self.regions(text), self.cfg.chunk_chars, self.cfg.chunk_overlap):
+                jobs.append((i, a, text[a:b]))
+        found: list[list[Finding]] = [[] for _ in texts]
+        analyzed = [0] * len(texts)
+        if jobs:
+            artifacts = self._analyzer.nlp_engine.process_batch(
+                [chunk for _, _, chunk in jobs], LANGUAGE, batch_size=self.cfg.batch_size
+            )
+            for (i, offset, chunk), (_text, nlp_artifacts) in zip(jobs, artifacts):
+                analyzed[i] += len(chunk)
+                for r in self._analyzer.analyze(chunk, LANGUAGE, entities=self._entities,
+                                                nlp_artifacts=nlp_artifacts):
+                    if r.score >= self._thresholds.get(r.entity_type, 1.1):
+                        found[i].append(Finding(offset + r.start, offset + r.end, r.entity_type, r.score))
+        return [Scan(resolve(f), n) for f, n in zip(found, analyzed)]
+
+    def redact_scanned(self, text: str, scan: Scan) -> Redaction:
+        cfg = self.cfg
+        red = redact(text, scan.findings, cfg.action, key=self._key, hash_chars=cfg.hash_chars,
+                     mask_char=cfg.mask_char)
+        return Redaction(red, entity_counts(scan.findings), scan.analyzed_chars)
+
+    def redact_many(self, texts: Sequence[str]) -> list[Redaction]:
+        return [self.redact_scanned(t, s) for t, s in zip(texts, self.scan(texts))]
+
+    def redact_text(self, text: str) -> Redaction:
+        return self.redact_many([text])[0]
+
+    def redact_fragment(self, text: str, *, cut: bool, raw: bool = False) -> str:
+        """Redacts a stored fragment (a snippet, a raw-record prefix, an error message).
+
+        ``cut``: the fragment was truncated, so a value at its end may be partial and unrecognizable: the
+        cut tail is dropped. ``raw``: the fragment is JSON text, whose escapes are neutralized for scanning.
+        """
+        probe = text
+        if raw:
+            for escape, stand_in in _JSON_ESCAPES:
+                probe = probe.replace(escape, stand_in)
+        scan = self.scan([probe])[0]
+        out = self.redact_scanned(text, scan).text
+        return drop_cut_tail(out) if cut else out
