@@ -147,8 +147,11 @@ class WriteShards(beam.PTransform):
         seed: int,
         tokens_per_shard: Optional[int],
         num_shards: Optional[int],
+        prekeyed: bool = False,
     ):
         super().__init__()
+        # prekeyed: the input is (order key in [0, 2**63), doc) pairs, e.g. the mix stage's stratified keys
+        self._prekeyed = prekeyed
         self._out_dir = out_dir
         self._info = tokenizer_info
         self._seed = seed
@@ -157,12 +160,12 @@ class WriteShards(beam.PTransform):
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
         seed, tps, ns = self._seed, self._tps, self._ns
-        keyed = docs | "OrderKey" >> beam.Map(lambda d: (order_key(seed, d.id, d.epoch), d)).with_output_types(
-            Tuple[int, TokenizedDocument]
-        )
+        keyed = docs if self._prekeyed else docs | "OrderKey" >> beam.Map(
+            lambda d: (order_key(seed, d.id, d.epoch), d)
+        ).with_output_types(Tuple[int, TokenizedDocument])
         total = (
-            docs
-            | "Tokens" >> beam.Map(lambda d: d.n_tokens)
+            keyed
+            | "Tokens" >> beam.Map(lambda kd: kd[1].n_tokens)
             | "Total" >> beam.CombineGlobally(sum)
         )
         cell_totals = (

@@ -1,0 +1,130 @@
+"""`pilewright plan`: the published sizing table, domain splits, yield from a run, worker-hours, GPU days."""
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pilewright.pipeline.cli import main
+from pilewright.pipeline.plan import (
+    DEFAULT_MFU,
+    GPU_PEAK_FLOPS,
+    PUBLISHED_DAYS_6_6B_64_A100,
+    PUBLISHED_TOKENS,
+    PlanError,
+    facts_from_audit,
+    parse_domains,
+    published_rows,
+    raw_needed,
+    split_by_domain,
+    tokens_for,
+    training_days,
+    training_flops,
+    worker_hours,
+)
+from pilewright.pipeline.stage_timing import stage_of_step, sum_stage_seconds
+
+
+@pytest.mark.parametrize("params,published", PUBLISHED_TOKENS)
+def test_tokens_column_matches_the_published_table_exactly(params, published):
+    assert tokens_for(params) == int(published)
+
+
+def test_six_point_six_b_on_64_a100_is_about_a_week_at_the_default_mfu():
+    days = training_days(training_flops(6.6e9, tokens_for(6.6e9)), 64, GPU_PEAK_FLOPS["a100"], DEFAULT_MFU)
+    assert abs(days - PUBLISHED_DAYS_6_6B_64_A100) / PUBLISHED_DAYS_6_6B_64_A100 < 0.15
+    row = next(r for r in published_rows() if r["params"] == 6.6e9)
+    assert row["days_64_a100"] == pytest.approx(days)
+
+
+def test_training_compute_is_six_n_d():
+    assert training_flops(1e9, 2e10) == 1.2e20
+    # 1 PFLOP/s-day on 1 GPU of 1 PFLOP/s at full utilization
+    assert training_days(86_400e15, 1, 1e15, 1.0) == pytest.approx(1.0)
+
+
+@given(st.integers(0, 10**13), st.floats(0.01, 0.99))
+def test_domain_split_sums_to_the_total(tokens, share):
+    parts = split_by_domain(tokens, {"finance": share, "general": 1 - share})
+    assert sum(parts.values()) == tokens
+    assert abs(parts["finance"] - tokens * share) <= 1
+
+
+@pytest.mark.parametrize("text,msg", [("finance=0.5,general=0.4", "sum to 1"), ("finance", "name=share"),
+                                      ("finance=x,general=1", "not a number"), ("a=2,b=-1", "between 0 and 1")])
+def test_bad_domains_are_named(text, msg):
+    with pytest.raises(PlanError, match=msg):
+        parse_domains(text)
+
+
+def _audit(stage_seconds=None):
+    def src(domain, kept_chars=0, rejected_chars=0, kept_tokens=0):
+        return {"domain": domain, "kept_chars": kept_chars, "rejected_chars": rejected_chars, "kept_tokens": kept_tokens}
+
+    return {
+        "stages": [
+            {"name": "ingest", "by_source": {"calls": src("finance", 800, 200), "wiki": src("general", 3000)}},
+            {"name": "quality", "by_source": {"calls": src("finance", 600), "wiki": src("general", 2000)}},
+            {"name": "tokenize", "by_source": {"calls": src("finance", 600, 0, 250), "wiki": src("general", 2000, 0, 600)}},
+        ],
+        "run": {"seconds": 12.0, "stage_seconds": stage_seconds or {}},
+    }
+
+
+def test_yield_and_raw_text_needed_come_from_the_run():
+    facts = facts_from_audit(_audit({"ingest": 2.0, "tokenize": 6.0}))
+    assert facts.raw_chars == {"finance": 1000, "general": 3000}
+    assert facts.curated_tokens == {"finance": 250, "general": 600}
+    needs = {n.domain: n for n in raw_needed({"finance": 500, "general": 400}, {"finance": 0.5, "general": 0.5}, facts, 4)}
+    assert needs["finance"].tokens_per_char == 0.25 and needs["finance"].raw_chars == 2000
+    assert needs["general"].raw_chars == pytest.approx(2000) and needs["general"].raw_chars_max_epochs == pytest.approx(500)
+    # 4,000 raw chars in the run took 2 s of ingest: 40,000 needed take 20 s
+    hours = worker_hours(facts, 40_000)
+    assert hours == {"ingest": pytest.approx(20 / 3600), "tokenize": pytest.approx(60 / 3600)}
+    # tokenizer training reads a fixed-size sample: its time does not grow with the corpus
+    fixed = facts_from_audit(_audit({"train_tokenizer": 36.0}))
+    assert worker_hours(fixed, 40_000) == {"train_tokenizer": pytest.approx(0.01)}
+
+
+def test_without_stage_times_the_whole_run_is_scaled_and_said_so():
+    facts = facts_from_audit(_audit())
+    assert worker_hours(facts, 4000) == {"all stages (wall time)": pytest.approx(12 / 3600)}
+    assert facts.notes
+
+
+def test_stage_seconds_group_beam_steps_by_stage():
+    rows = [("Ingest/Read/Parse", 1500), ("Stage[quality]/Classify", 250), ("Stage[quality]/TypeKept", 250),
+            ("Tokenize/Encode", 4000), ("Mix/Select", 100), ("Shard/Write", 900), ("Manifest/Finalize", 100),
+            ("WriteRejected/Parquet", 10)]
+    assert sum_stage_seconds(rows) == {"ingest": 1.5, "mix": 0.1, "outputs": 0.01, "quality": 0.5, "shard": 1.0,
+                                       "tokenize": 4.0}
+    assert stage_of_step("TrainTokenizer/Sample") == "train_tokenizer"
+
+
+def test_cli_plan_prints_tokens_per_domain_and_days(capsys):
+    assert main(["plan", "--params", "6.6e9", "--domains", "finance=0.51,general=0.49"]) == 0
+    out = capsys.readouterr().out
+    assert "132,000,000,000 tokens" in out
+    assert "67,320,000,000" in out and "64,680,000,000" in out
+    assert "on 64 x A100 (312 TFLOPS dense bf16 peak each) at MFU 0.4: 7.57 days" in out
+
+
+def test_cli_plan_from_run_reads_the_output_folder(tmp_path, capsys):
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit" / "audit.json").write_text(json.dumps(_audit({"ingest": 2.0, "tokenize": 6.0})))
+    manifest = {"config": {"mix": {"domains": {"finance": 0.6, "general": 0.4}}}}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["plan", "--params", "1e6", "--from-run", str(tmp_path), "--gpus", "8", "--gpu", "h100"]) == 0
+    out = capsys.readouterr().out
+    assert "finance       0.600" in out  # the run's own mix when --domains is not given
+    assert "tokens/char" in out and "tokenize" in out and "8 x H100 (989 TFLOPS" in out
+
+
+def test_cli_plan_errors_are_one_line(tmp_path, capsys):
+    assert main(["plan", "--params", "1e9", "--from-run", str(tmp_path)]) == 2
+    assert "no audit/audit.json" in capsys.readouterr().err
+    assert main(["plan"]) == 2
+    assert main(["plan", "--published"]) == 0
+    assert "1.3T" in capsys.readouterr().out
