@@ -14,7 +14,8 @@ from typing import Iterable, Optional, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pilewright.schemas.records import DeadLetter, Document, RejectedDocument, TokenizedDocument
+from pilewright.pipeline.audit_profile import assemble_sizes, reason_group, record_kind, stage_sizes
+from pilewright.pipeline.progress import CountingMapFn, ReportStageDone
 from pilewright.transforms.common import StageResult
 
 SEP = "\x1f"
@@ -23,20 +24,25 @@ AUDIT_VERSION = 1
 
 def _measure(element) -> tuple[str, str, tuple[int, int, int]]:
     """(source, reason, (docs, chars, tokens)) of one output record of any stage."""
-    if isinstance(element, Document):
+    # by fields, not isinstance: a multi_processing worker can decode a record after a shuffle into a
+    # schema-generated class rather than the registered NamedTuple
+    kind = record_kind(element)
+    if kind == "document":
         return element.source, "", (1, len(element.text), element.n_tokens or 0)
-    if isinstance(element, RejectedDocument):
+    if kind == "rejected":
         return element.source, element.reason, (1, element.n_chars, 0)
-    if isinstance(element, DeadLetter):
+    if kind == "dead_letter":
         return element.source, element.error_type, (1, 0, 0)
-    if isinstance(element, TokenizedDocument):
+    if kind == "tokenized":
         return element.source, "", (1, 0, element.n_tokens)
     return getattr(element, "source", ""), "", (1, 0, 0)
 
 
 def _row_key(element, stage: str, outcome: str) -> tuple[str, tuple[int, int, int]]:
     source, reason, value = _measure(element)
-    return SEP.join((stage, source, outcome, reason)), value
+    # folded: `dedup:near:<kept id>` names a document, and one audit row per duplicate cluster would make
+    # the audit grow with the corpus (the full reason stays on the record in OUT/rejected)
+    return SEP.join((stage, source, outcome, reason_group(reason))), value
 
 
 def _sum3(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
@@ -48,12 +54,28 @@ def _sum3(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
     return d, c, t
 
 
-def stage_counts(stage: str, result: StageResult) -> beam.PCollection:
-    """PCollection of (key, (docs, chars, tokens)) rows for one stage, already combined."""
+def stage_counts(stage: str, result: StageResult, progress_dir: Optional[str] = None) -> beam.PCollection:
+    """PCollection of (key, (docs, chars, tokens)) rows for one stage, already combined.
+
+    With ``progress_dir`` the same per-element step also counts documents on the progress channel, and the
+    stage reports itself done (with its totals) once its rows are combined.
+    """
     parts = []
     for outcome, pc in (("kept", result.main), ("rejected", result.rejected), ("errors", result.errors)):
-        parts.append(pc | f"Audit{stage}{outcome}" >> beam.Map(_row_key, stage=stage, outcome=outcome))
-    return parts | f"Audit{stage}Flatten" >> beam.Flatten() | f"Audit{stage}Sum" >> beam.CombinePerKey(_sum3)
+        if progress_dir is None:
+            keyed = beam.Map(_row_key, stage=stage, outcome=outcome)
+        else:
+            keyed = beam.ParDo(CountingMapFn(_row_key, progress_dir, stage, stage=stage, outcome=outcome))
+        parts.append(pc | f"Audit{stage}{outcome}" >> keyed)
+    sums = parts | f"Audit{stage}Flatten" >> beam.Flatten() | f"Audit{stage}Sum" >> beam.CombinePerKey(_sum3)
+    if progress_dir is not None:
+        sums | f"Progress{stage}" >> ReportStageDone(progress_dir, stage, _docs_and_kept)
+    return sums
+
+
+def _docs_and_kept(row: tuple[str, tuple[int, int, int]]) -> tuple[int, int]:
+    key, (docs, _chars, _tokens) = row
+    return docs, docs if key.split(SEP)[2] == "kept" else 0
 
 
 def stage_stats(stage: str, result: StageResult) -> Optional[beam.PCollection]:
@@ -67,6 +89,7 @@ def assemble_audit(
     stats: Sequence[tuple[str, str, str]],
     stage_order: Sequence[str],
     source_domains: dict[str, str],
+    size_rows: Sequence[tuple[str, int]] = (),
 ) -> dict:
     """The audit document from the combined rows. Pure and order-independent."""
     table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))))
@@ -77,6 +100,7 @@ def assemble_audit(
         cell[1] += chars
         cell[2] += tokens
 
+    sizes = assemble_sizes(size_rows)
     stages_out = []
     prev_kept: dict[str, int] = {}
     for position, stage in enumerate(stage_order):
@@ -127,6 +151,8 @@ def assemble_audit(
                 "conserved": all(e["conserved"] for e in by_source.values()),
                 "by_source": by_source,
                 "stats": {k: (v[0] if len(v) == 1 else v) for k, v in stage_stats_out.items()},
+                # documents per size bin (see size_bin), per "<outcome>:<unit>" and source
+                "size_hist": sizes.get(stage, {}),
             }
         )
     return {"audit_version": AUDIT_VERSION, "stages": stages_out}
@@ -142,15 +168,21 @@ class WriteAudit(beam.PTransform):
     """[(stage, StageResult)] -> OUT/audit/audit.json (one small element at the end of the job)."""
 
     def __init__(self, results: Sequence[tuple[str, StageResult]], source_domains: dict[str, str], path: str,
-                 extra: Optional[beam.PCollection] = None):
+                 extra: Optional[beam.PCollection] = None, progress_dir: Optional[str] = None):
         super().__init__()
         self._results = list(results)
         self._domains = dict(source_domains)
         self._path = path
         self._extra = extra
+        self._progress_dir = progress_dir
 
     def expand(self, pbegin) -> beam.PCollection:
-        rows = [stage_counts(stage, r) for stage, r in self._results]
+        rows = [stage_counts(stage, r, self._progress_dir) for stage, r in self._results]
+        size_list = (
+            [stage_sizes(stage, r) for stage, r in self._results]
+            | "AuditSizes" >> beam.Flatten()
+            | "AuditSizeList" >> beam.combiners.ToList()
+        )
         stats = [s for s in (stage_stats(stage, r) for stage, r in self._results) if s is not None]
         all_rows = rows | "AuditRows" >> beam.Flatten() | "AuditRowList" >> beam.combiners.ToList()
         stats_pc = (
@@ -161,8 +193,8 @@ class WriteAudit(beam.PTransform):
         domains, path = self._domains, self._path
         extra = self._extra
 
-        def build(row_list, stat_list, extras):
-            doc = assemble_audit(row_list, stat_list, order, domains)
+        def build(row_list, stat_list, extras, size_rows):
+            doc = assemble_audit(row_list, stat_list, order, domains, size_rows)
             for section, payload in sorted(extras or []):
                 doc[section] = json.loads(payload)
             return _write_json(doc, path)
@@ -172,5 +204,6 @@ class WriteAudit(beam.PTransform):
             else beam.pvalue.AsList(pbegin | "NoExtras" >> beam.Create([]))
         )
         return all_rows | "WriteAuditJson" >> beam.Map(
-            build, stat_list=beam.pvalue.AsSingleton(stats_pc), extras=extras_side
+            build, stat_list=beam.pvalue.AsSingleton(stats_pc), extras=extras_side,
+            size_rows=beam.pvalue.AsSingleton(size_list),
         )
