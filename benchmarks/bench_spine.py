@@ -126,7 +126,7 @@ def _child(args) -> None:
 
 
 def measure(what: str, file: str, model: str, beam_args: str) -> dict:
-    cmd = [sys.executable, __file__, "--one", what, "--file", file, "--model", model, "--beam-args", beam_args]
+    cmd = [sys.executable, __file__, "--one", what, "--file", file, "--model", model, f"--beam-args={beam_args}"]
     out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
     return json.loads(out)
 

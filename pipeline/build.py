@@ -3,23 +3,30 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
 from pilewright.pipeline.audit_counts import WriteAudit
+from pilewright.pipeline.audit_profile import CuratedProfile, DroppedSamples
 from pilewright.pipeline.config import LoadedConfig, check_inputs_exist
+from pilewright.pipeline.dataflow import prepare_for_runner
 from pilewright.pipeline.manifest import WriteManifest
 from pilewright.pipeline.options import pipeline_options
 from pilewright.pipeline.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
+from pilewright.pipeline.progress import SHARDS_KEY, CountFn, ProgressView, ProgressWatch
+from pilewright.pipeline.report import write_report
+from pilewright.pipeline.stage_timing import stage_seconds
 from pilewright.pipeline.stages import curation_stages
 from pilewright.tokenizer.encode import model_info
 from pilewright.transforms.common import METRICS_NAMESPACE, StageResult
 from pilewright.transforms.ingest import ReadSources
+from pilewright.transforms.mix import MixDomains
 from pilewright.transforms.shard import WriteShards
 from pilewright.transforms.tokenize import Encode, LoadTokenizer, TrainTokenizer
 
@@ -44,8 +51,14 @@ def _sum_pairs(values):
     return d, t
 
 
-def build_pipeline(p: beam.Pipeline, loaded: LoadedConfig, out_dir: str) -> None:
-    """Adds the whole flow to ``p``: ingest -> curation stages -> tokenize -> shards, plus side outputs."""
+def build_pipeline(
+    p: beam.Pipeline, loaded: LoadedConfig, out_dir: str, progress_dir: Optional[str] = None
+) -> list[str]:
+    """Adds the whole flow to ``p``: ingest -> curation stages -> tokenize -> shards, plus side outputs.
+
+    ``progress_dir``: a progress channel folder (``pipeline.progress``) the workers report to, or None.
+    Returns the audited stage names in flow order.
+    """
     cfg = loaded.resolved
     seed = cfg.run.seed
     results: list[tuple[str, StageResult]] = []
@@ -69,9 +82,16 @@ def build_pipeline(p: beam.Pipeline, loaded: LoadedConfig, out_dir: str) -> None
     tokenized = docs | "Tokenize" >> encode
     results.append(("tokenize", tokenized))
     tokens = tokenized.main
+    shard_input, mix_report = tokens, None
+    if cfg.mix is not None and cfg.mix.enabled:
+        # mix repeats/subsamples by token budget and supplies the stratified order keys the shards follow
+        mix = MixDomains(cfg.mix, cfg.sources, seed)
+        results.append(("mix", tokens | "Mix" >> mix))
+        tokens, shard_input, mix_report = mix.mixed, mix.keyed, mix.report
 
-    shard_infos = tokens | "Shard" >> WriteShards(
-        out_dir, tokenizer_info, seed, cfg.shards.tokens_per_shard, cfg.shards.num_shards
+    shard_infos = shard_input | "Shard" >> WriteShards(
+        out_dir, tokenizer_info, seed, cfg.shards.tokens_per_shard, cfg.shards.num_shards,
+        prekeyed=mix_report is not None,
     )
     tokens_by = (
         tokens
@@ -81,7 +101,8 @@ def build_pipeline(p: beam.Pipeline, loaded: LoadedConfig, out_dir: str) -> None
         | "SumTokensBy" >> beam.CombinePerKey(_sum_pairs)
     )
     shard_infos | "Manifest" >> WriteManifest(
-        out_dir, tokenizer_info, tokens_by, loaded.written.model_dump(mode="json"), loaded.sha256, seed
+        out_dir, tokenizer_info, tokens_by, loaded.written.model_dump(mode="json"), loaded.sha256, seed,
+        extra=mix_report,
     )
 
     encode.annotated | "WriteDocuments" >> WriteDocuments(out_dir)
@@ -97,8 +118,20 @@ def build_pipeline(p: beam.Pipeline, loaded: LoadedConfig, out_dir: str) -> None
     rejected | "WriteRejected" >> WriteRejected(out_dir)
     errors | "WriteDeadLetters" >> WriteDeadLetters(out_dir)
 
+    # samples are taken after redaction: the audit must not leak what OUT/rejected does not hold
+    audit_extras = (
+        rejected | "DroppedSamples" >> DroppedSamples(errors, seed),
+        encode.annotated | "CuratedProfile" >> CuratedProfile(seed),
+    ) | "AuditExtras" >> beam.Flatten()
+    if progress_dir is not None:
+        shard_infos | "ProgressShards" >> beam.ParDo(CountFn(progress_dir, SHARDS_KEY))
+
     domains = {s.name: s.domain for s in cfg.sources}
-    p | "Audit" >> WriteAudit(results, domains, FileSystems.join(out_dir, "audit", "audit.json"))
+    p | "Audit" >> WriteAudit(
+        results, domains, FileSystems.join(out_dir, "audit", "audit.json"), extra=audit_extras,
+        progress_dir=progress_dir,
+    )
+    return [name for name, _ in results]
 
 
 def prepare_output(out_dir: str) -> None:
@@ -146,23 +179,48 @@ def output_dir(loaded: LoadedConfig, override: Optional[str]) -> str:
     return out if "://" in out else os.path.abspath(out)
 
 
-def run_job(loaded: LoadedConfig, beam_args: Sequence[str] = (), out_dir: Optional[str] = None) -> JobResult:
-    """Runs the job to completion and returns the audit and manifest it wrote."""
+def run_job(
+    loaded: LoadedConfig,
+    beam_args: Sequence[str] = (),
+    out_dir: Optional[str] = None,
+    progress: Optional[Callable[[ProgressView], None]] = None,
+) -> JobResult:
+    """Runs the job to completion and returns the audit and manifest it wrote.
+
+    ``progress(view)`` is called about twice a second from a monitor thread while the job runs (and once
+    at the end); None runs the job without the progress channel.
+    """
     out = output_dir(loaded, out_dir)
     check_inputs_exist(loaded.resolved)
     options = pipeline_options(beam_args)
-    prepare_output(out)
+    # remote workers read the embedded sample from their installed package, never this machine's paths
+    loaded = prepare_for_runner(loaded, beam_args, out)
+    # --dry_run (Dataflow) builds and validates the job without running it: nothing may be deleted
+    dry_run = bool(options.get_all_options().get("dry_run"))
+    if not dry_run:
+        prepare_output(out)
     started = time.monotonic()
     p = beam.Pipeline(options=options)
-    build_pipeline(p, loaded, out)
-    run_result = p.run()
-    run_result.wait_until_finish()
+    watch = ProgressWatch(progress) if progress is not None else None
+    try:
+        order = build_pipeline(p, loaded, out, progress_dir=watch.dir if watch else None)
+        if watch:
+            watch.start(order)
+        run_result = p.run()
+        run_result.wait_until_finish()
+    finally:
+        if watch:
+            watch.close(finished=sys.exc_info()[0] is None)
     seconds = time.monotonic() - started
+    if dry_run:
+        return JobResult(out, {}, {}, seconds)
     tel = telemetry(run_result)
     audit_path = FileSystems.join(out, "audit", "audit.json")
     audit = _read_json(audit_path)
     audit["telemetry"] = tel
-    audit["run"] = {"seconds": round(seconds, 3), "beam_args": list(beam_args)}
+    audit["run"] = {"seconds": round(seconds, 3), "beam_args": list(beam_args),
+                    "stage_seconds": stage_seconds(run_result)}
     _write_json(audit, audit_path)
+    write_report(out)
     manifest = _read_json(FileSystems.join(out, "manifest.json"))
     return JobResult(out, audit, manifest, seconds, tel)

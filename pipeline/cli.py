@@ -6,8 +6,12 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from pilewright.pipeline.audit_cli import progress_display, run_summary_lines
+from pilewright.pipeline.audit_cli import add_parser as add_audit_parser
+from pilewright.pipeline.classifier_cli import add_parser as add_classifier_parser
 from pilewright.pipeline.config import ConfigError, check_inputs_exist, load_config
-from pilewright.pipeline.options import RunnerError
+from pilewright.pipeline.options import RunnerError, pipeline_options, quiet_local_worker_logs
+from pilewright.pipeline.plan import add_parser as add_plan_parser
 
 
 def _error(msg: str) -> int:
@@ -18,33 +22,24 @@ def _error(msg: str) -> int:
 def _user_fixable(exc: BaseException) -> Optional[str]:
     """The one-line message of an error the user can fix, raised inside the pipeline, if it is one."""
     from pilewright.tokenizer.train import TokenizerTrainingError
+    from pilewright.transforms.mix_plan import MixShortfallError
 
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, (TokenizerTrainingError, ConfigError)):
-            return str(exc)
+        if isinstance(exc, (TokenizerTrainingError, ConfigError, MixShortfallError)):
+            return str(exc).split(" [while running", 1)[0]
         text = str(exc)
-        if "TokenizerTrainingError" in text:
-            line = text.split("TokenizerTrainingError:", 1)[-1].strip().splitlines()[0]
-            return line
+        for name in ("TokenizerTrainingError", "MixShortfallError"):
+            if f"{name}:" in text:
+                return text.split(f"{name}:", 1)[-1].strip().splitlines()[0].split(" [while running", 1)[0]
         exc = exc.__cause__ or exc.__context__
     return None
 
 
 def summary_lines(result) -> list[str]:
-    """A short funnel; ``pilewright audit OUT`` prints the full report."""
-    lines = [f"pilewright: wrote {result.out_dir} in {result.seconds:.1f}s"]
-    for st in result.audit.get("stages", []):
-        reasons = ", ".join(f"{r}={n}" for r, n in st["reasons"].items())
-        errs = ", ".join(f"{r}={n}" for r, n in st["error_types"].items())
-        lines.append(
-            f"  {st['name']:<10} in={st['in']:>8} kept={st['kept']:>8} rejected={st['rejected']:>7} "
-            f"errors={st['errors']:>6}" + (f"  [{reasons}]" if reasons else "") + (f"  <{errs}>" if errs else "")
-        )
-    m = result.manifest
-    lines.append(f"  shards: {m['num_shards']}  tokens: {m['total_tokens']:,}  docs: {m['total_docs']:,}")
-    return lines
+    """Where and how long, then the summary ``pilewright audit OUT`` prints."""
+    return run_summary_lines(result)
 
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
@@ -53,13 +48,15 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     try:
         loaded = load_config(args.config)
         check_inputs_exist(loaded.resolved)
-    except ConfigError as e:
+        pipeline_options(beam_args)  # a refused runner or setting fails here, before the run is announced
+    except (ConfigError, RunnerError) as e:
         return _error(str(e))
     if not args.quiet:
         what = "the embedded sample corpus" if args.config is None else args.config
         print(f"pilewright: running {what} ({len(loaded.resolved.sources)} sources)", file=sys.stderr)
     try:
-        result = run_job(loaded, beam_args, args.output)
+        progress = None if args.quiet else progress_display(beam_args, sys.stderr)
+        result = run_job(loaded, beam_args, args.output, progress=progress)
     except (ConfigError, RunnerError) as e:
         return _error(str(e))
     except Exception as e:
@@ -68,6 +65,9 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
             return _error(msg)
         raise
     if not args.quiet:
+        if not result.manifest:  # --dry_run: the runner built and validated the job, nothing ran
+            print(f"pilewright: dry run: the job for {result.out_dir} was built and validated; nothing ran")
+            return 0
         for line in summary_lines(result):
             print(line)
     return 0
@@ -88,6 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", help="output folder or URL (default: run.output from the config)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     run.set_defaults(func=cmd_run)
+    add_plan_parser(sub)
+    add_audit_parser(sub)
+    add_classifier_parser(sub)
     return parser
 
 
@@ -98,6 +101,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if args.command != "run" and rest:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    quiet_local_worker_logs()
     return args.func(args, rest) if args.command == "run" else args.func(args)
 
 

@@ -14,4 +14,29 @@ from pilewright.schemas.config import RunConfig
 def curation_stages(cfg: RunConfig) -> list[tuple[str, beam.PTransform]]:
     stages: list[tuple[str, beam.PTransform]] = []
     # stages register here in flow order: normalize, langid, quality, dedup, pii
+    normalize = cfg.stages.normalize
+    if normalize is not None and normalize.enabled:
+        from pilewright.transforms.normalize import Normalize
+
+        stages.append(("normalize", Normalize(normalize)))
+    langid = cfg.stages.langid
+    if langid is not None and langid.enabled:
+        from pilewright.transforms.langid import LangId
+
+        stages.append(("langid", LangId(langid)))
+    quality = cfg.stages.quality
+    if quality is not None and quality.enabled:
+        from pilewright.transforms.quality import QualityFilter
+
+        stages.append(("quality", QualityFilter(quality)))
+    dedup = cfg.stages.dedup
+    if dedup is not None and dedup.enabled:  # after quality, before pii
+        from pilewright.transforms.dedup import Dedup
+
+        stages.append(("dedup", Dedup(dedup, seed=cfg.run.seed)))
+    pii = cfg.stages.pii
+    if pii is not None and pii.enabled:  # last: redacts what the earlier stages kept
+        from pilewright.transforms.pii import RedactPII
+
+        stages.append(("pii", RedactPII(pii)))
     return stages

@@ -9,21 +9,21 @@ from __future__ import annotations
 import re
 from typing import Literal, Optional
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from pilewright.schemas.config_base import Frozen  # lives there so stage config modules avoid an import cycle
+from pilewright.schemas.dedup_config import DedupConfig
+from pilewright.schemas.mix_config import MixConfig
+from pilewright.schemas.pii_config import PIIConfig
+from pilewright.schemas.quality_config import LangIdConfig, NormalizeConfig, QualityConfig
 
 # Stage blocks DESIGN.md names that this version does not build yet. A user file may carry them with
 # `enabled: false`; enabling one is a clear error instead of a silent no-op. A stage leaves this set the
 # day its config model is added to StagesConfig.
-NOT_YET_BUILT_STAGES: frozenset[str] = frozenset({"normalize", "langid", "quality", "dedup", "pii"})
-NOT_YET_BUILT_TOP_LEVEL: frozenset[str] = frozenset({"mix"})
+NOT_YET_BUILT_STAGES: frozenset[str] = frozenset()
+NOT_YET_BUILT_TOP_LEVEL: frozenset[str] = frozenset()
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-class Frozen(BaseModel):
-    """Base of every config model: immutable, and unknown keys are errors (a typo never passes)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
 
 class StageToggle(Frozen):
@@ -75,6 +75,12 @@ class SourceConfig(Frozen):
 class StagesConfig(Frozen):
     """One block per curation stage; a stage absent here is not in the flow."""
 
+    normalize: Optional[NormalizeConfig] = None
+    langid: Optional[LangIdConfig] = None
+    quality: Optional[QualityConfig] = None
+    dedup: Optional[DedupConfig] = None
+    pii: Optional[PIIConfig] = None
+
     @model_validator(mode="before")
     @classmethod
     def _unbuilt(cls, data: object) -> object:
@@ -125,6 +131,7 @@ class RunConfig(Frozen):
     stages: StagesConfig = StagesConfig()
     tokenizer: TokenizerConfig = TokenizerConfig(train=TokenizerTrainConfig())
     shards: ShardsConfig = ShardsConfig()
+    mix: Optional[MixConfig] = None
 
     @model_validator(mode="before")
     @classmethod
@@ -138,6 +145,19 @@ class RunConfig(Frozen):
             if s.name in seen:
                 raise ValueError(f"sources: the name {s.name!r} is used twice; source names must be unique")
             seen.add(s.name)
+        return self
+
+    @model_validator(mode="after")
+    def _mix_covers_domains(self) -> "RunConfig":
+        if self.mix is None or not self.mix.enabled:
+            return self
+        for s in self.sources:
+            if s.domain not in self.mix.domains:
+                raise ValueError(f"mix.domains: no share for domain {s.domain!r} (source {s.name!r}); add `{s.domain}: <share>`")
+        used = {s.domain for s in self.sources}
+        for d in self.mix.domains:
+            if d not in used:
+                raise ValueError(f"mix.domains.{d}: no source has domain {d!r}; remove it or add a source with `domain: {d}`")
         return self
 
     @property
