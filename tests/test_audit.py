@@ -174,7 +174,11 @@ def test_terminal_summary_fits_in_60_lines_and_matches_json(sample):
     code, js, _ = _cli("audit", str(sample.out), "--json")
     assert code == 0
     doc = json.loads(js)
-    funnel_lines = {ln.split()[0]: ln for ln in lines if ln and ln.split()[0] in {f["name"] for f in doc["funnel"]}}
+    names = {f["name"] for f in doc["funnel"]}
+    funnel_lines: dict[str, str] = {}
+    for ln in lines:  # the funnel comes first; later sections (reasons by stage) start with a stage name too
+        if ln.split() and ln.split()[0] in names:
+            funnel_lines.setdefault(ln.split()[0], ln)
     for f in doc["funnel"]:
         nums = _ints(funnel_lines[f["name"]])
         assert nums[:4] == [f["docs_in"], f["kept"], f["rejected"], f["errors"]]

@@ -28,7 +28,7 @@ class StageResult(typing.NamedTuple):
 
 
 def stable_hash64(*parts: str) -> int:
-    """Process-independent 64-bit hash (built-in ``hash()`` is salted per process)."""
+    """Process-independent 64-bit hash (Python's built-in string hash is salted per process)."""
     h = hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=8)
     return int.from_bytes(h.digest(), "big")
 
