@@ -209,6 +209,23 @@ def test_reason_is_first_failing_rule_set_in_order(analyzer):
     assert any(k.startswith("c4:") for k in a.signals) and any(k.startswith("gopher_quality:") for k in a.signals)
 
 
+def test_rule_sets_after_c4_judge_its_cleaned_text(analyzer):
+    # navigation lines without end marks: C4 removes them, and FineWeb after it sees only the prose
+    nav = [f"Section {w}" for w in ("alpha", "beta", "gamma", "delta", "omega", "kappa", "sigma", "theta")] * 3
+    body = prose(120, seed=3).splitlines()
+    text = "\n".join(nav[:12] + body + nav[12:])
+    before = RuleScorer(QualityConfig(rules=["fineweb", "c4"]), analyzer).score(text)
+    after = RuleScorer(QualityConfig(rules=["c4", "fineweb"]), analyzer).score(text)
+    assert before.reasons["fineweb"] is not None  # the raw page fails FineWeb
+    assert after.reasons["c4"] is None and after.reasons["fineweb"] is None
+    assert after.text == before.text and "Section" not in after.text  # both keep C4's cleaned lines
+    assert after.signals["fineweb:line_punct_ratio"] > before.signals["fineweb:line_punct_ratio"]
+    # a batch gives the same scores as one text at a time, also when C4 changed the text
+    scorer = RuleScorer(QualityConfig(rules=["c4", "gopher_repetition", "gopher_quality", "fineweb"]), analyzer)
+    texts = [text, prose(80, seed=5), C4_GOOD]
+    assert scorer.score_batch(texts) == [scorer.score(t) for t in texts]
+
+
 def test_batch_scores_equal_single_scores(analyzer):
     scorer = RuleScorer(QualityConfig(), analyzer)
     texts = [prose(50 + 40 * i, seed=i) for i in range(6)] + ["", "x", C4_GOOD]

@@ -119,26 +119,38 @@ class RuleScorer:
         for i, text in enumerate(texts):
             signals: dict[str, float] = {}
             reasons: dict[str, Optional[str]] = {}
-            out_text = text
+            # Rule sets judge the text in order, and a C4 variant that removes lines hands its cleaned text to
+            # the rule sets after it (as datatrove's chained filters do): the kept text is the judged text.
+            judged = text
+            doc_lines, doc_line_words = lines[i], line_words[i]
+            doc_words = words[i] if words is not None else None
+            doc_ngrams = ngrams[i] if ngrams else None
             for rule in cfg.rules:
                 cleaned = None
                 if rule == "gopher_quality":
-                    values = gopher_quality_signals(text, words[i], lines[i])
+                    values = gopher_quality_signals(judged, doc_words, doc_lines)
                 elif rule == "gopher_repetition":
-                    values = gopher_repetition_signals(text, cfg.gopher_repetition, *ngrams[i])
+                    if doc_ngrams is None:  # the text changed since the batch's n-gram pass
+                        doc_ngrams = self._ngram_chars([doc_words])[0]
+                    values = gopher_repetition_signals(judged, cfg.gopher_repetition, *doc_ngrams)
                 elif rule == "fineweb":
-                    values = fineweb_signals(text, words[i], cfg.fineweb)
+                    values = fineweb_signals(judged, doc_words, cfg.fineweb)
                 else:
-                    infos = words[i].chunk_infos if words is not None else None
-                    values, cleaned = c4_signals(text, getattr(cfg, rule), analyzer, infos, lines[i], line_words[i])
-                reasons[rule] = decide(rule, values, cfg, text)
+                    infos = doc_words.chunk_infos if doc_words is not None else None
+                    values, cleaned = c4_signals(judged, getattr(cfg, rule), analyzer, infos, doc_lines, doc_line_words)
+                reasons[rule] = decide(rule, values, cfg, judged)
                 names = self._names.setdefault(rule, {})
                 for k, v in values.items():
                     name = names.get(k)
                     if name is None:
                         name = names[k] = f"{rule}:{k}"
                     signals[name] = v
-                if cleaned is not None and getattr(cfg, rule).remove_lines:
-                    out_text = cleaned
-            out.append(RuleScore(signals, reasons, out_text))
+                if cleaned is not None and getattr(cfg, rule).remove_lines and cleaned != judged:
+                    judged = cleaned
+                    doc_lines = judged.splitlines()
+                    doc_line_words = [line.split() for line in doc_lines]
+                    if doc_words is not None:
+                        doc_words = analyzer.words(judged, list(chain.from_iterable(doc_line_words)))
+                    doc_ngrams = None
+            out.append(RuleScore(signals, reasons, judged))
         return out
