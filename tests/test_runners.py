@@ -116,8 +116,11 @@ def _slice_sample(dest: Path) -> Path:
     cfg = {
         "run": {"output": "out", "seed": 7},
         "sources": sources,
-        "stages": {},
+        # the sample's own flow: every curation stage and the mix, whose shuffles and side inputs are what
+        # differs between runners
+        "stages": sample_cfg["stages"],
         "tokenizer": {"train": {"vocab_size": 600, "sample_docs": 1000}},
+        "mix": {**sample_cfg["mix"], "target_tokens": 40000},
         "shards": {"tokens_per_shard": 8000},
     }
     path = dest / "runners.yaml"
@@ -181,7 +184,11 @@ def test_reference_run_has_several_shards(runs, small_config):
     for path in Path(small_config.path).parent.glob("*.jsonl.gz"):
         with gzip.open(path, "rt", encoding="utf-8") as f:
             n_input += sum(1 for _ in f)
-    assert manifest["total_docs"] == n_input > 0
+    audit = json.loads((runs("in_memory") / "audit" / "audit.json").read_text())
+    stages = {s["name"]: s for s in audit["stages"]}
+    assert list(stages) == ["ingest", "normalize", "langid", "quality", "dedup", "pii", "tokenize", "mix"]
+    assert stages["ingest"]["in"] == n_input > 0
+    assert stages["mix"]["kept"] > 0 and manifest["total_docs"] >= stages["mix"]["kept"]
     assert len(list((runs("in_memory") / "tokens").glob("*.arrow"))) == manifest["num_shards"]
 
 
