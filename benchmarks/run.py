@@ -314,20 +314,24 @@ def quality_lines(results: dict) -> list[str]:
 
 
 def previous_ratios(results_dir: str, current: dict) -> list[tuple[str, float]]:
-    """End-to-end ratios of earlier runs with the same sample settings (for the rerun spread)."""
+    """End-to-end ratios of earlier runs with the same sample settings, oldest first (for the rerun spread).
+
+    Runs of the same commit come last, so the spread is taken against the same code when there is one.
+    """
     out = []
     if not os.path.isdir(results_dir):
         return out
     key = (current["corpus"]["sample_mb"], tuple(current["corpus"]["patterns_rel"]), tuple(current["stages_compared"]))
-    for name in sorted(os.listdir(results_dir)):
+    for name in os.listdir(results_dir):
         if not name.endswith(".json"):
             continue
         r = read_json(os.path.join(results_dir, name))
         c = r.get("corpus", {})
         if (c.get("sample_mb"), tuple(c.get("patterns_rel", ())), tuple(r.get("stages_compared", ()))) == key \
                 and r.get("end_to_end_ratio"):
-            out.append((name, r["end_to_end_ratio"]))
-    return out
+            same_code = r.get("git_sha") == current.get("git_sha")
+            out.append((same_code, r.get("date", ""), name, r["end_to_end_ratio"]))
+    return [(name, ratio) for _same, _date, name, ratio in sorted(out)]
 
 
 def results_path(results_dir: str, sha: str) -> str:
