@@ -16,7 +16,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pilewright.pipeline.audit_profile import assemble_sizes, reason_group, record_kind, stage_sizes
 from pilewright.pipeline.progress import CountingMapFn, ReportStageDone
-from pilewright.transforms.common import StageResult
+from pilewright.transforms.common import StageResult, sum_triples
 
 SEP = "\x1f"
 AUDIT_VERSION = 1
@@ -45,14 +45,6 @@ def _row_key(element, stage: str, outcome: str) -> tuple[str, tuple[int, int, in
     return SEP.join((stage, source, outcome, reason_group(reason))), value
 
 
-def _sum3(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
-    d = c = t = 0
-    for a, b, x in values:
-        d += a
-        c += b
-        t += x
-    return d, c, t
-
 
 def stage_counts(stage: str, result: StageResult, progress_dir: Optional[str] = None) -> beam.PCollection:
     """PCollection of (key, (docs, chars, tokens)) rows for one stage, already combined.
@@ -67,7 +59,7 @@ def stage_counts(stage: str, result: StageResult, progress_dir: Optional[str] = 
         else:
             keyed = beam.ParDo(CountingMapFn(_row_key, progress_dir, stage, stage=stage, outcome=outcome))
         parts.append(pc | f"Audit{stage}{outcome}" >> keyed)
-    sums = parts | f"Audit{stage}Flatten" >> beam.Flatten() | f"Audit{stage}Sum" >> beam.CombinePerKey(_sum3)
+    sums = parts | f"Audit{stage}Flatten" >> beam.Flatten() | f"Audit{stage}Sum" >> beam.CombinePerKey(sum_triples)
     if progress_dir is not None:
         sums | f"Progress{stage}" >> ReportStageDone(progress_dir, stage, _docs_and_kept)
     return sums

@@ -24,7 +24,7 @@ from pilewright.pipeline.report import write_report
 from pilewright.pipeline.stage_timing import stage_seconds
 from pilewright.pipeline.stages import curation_stages
 from pilewright.tokenizer.encode import model_info
-from pilewright.transforms.common import METRICS_NAMESPACE, StageResult
+from pilewright.transforms.common import METRICS_NAMESPACE, StageResult, sum_pairs
 from pilewright.transforms.ingest import ReadSources
 from pilewright.transforms.mix import MixDomains
 from pilewright.transforms.shard import WriteShards
@@ -42,13 +42,6 @@ class JobResult:
     seconds: float
     telemetry: dict = field(default_factory=dict)
 
-
-def _sum_pairs(values):
-    d = t = 0
-    for a, b in values:
-        d += a
-        t += b
-    return d, t
 
 
 def build_pipeline(
@@ -98,7 +91,7 @@ def build_pipeline(
         | "TokensBy" >> beam.FlatMap(
             lambda t: [(f"source:{t.source}", (1, t.n_tokens)), (f"domain:{t.domain}", (1, t.n_tokens))]
         )
-        | "SumTokensBy" >> beam.CombinePerKey(_sum_pairs)
+        | "SumTokensBy" >> beam.CombinePerKey(sum_pairs)
     )
     shard_infos | "Manifest" >> WriteManifest(
         out_dir, tokenizer_info, tokens_by, loaded.written.model_dump(mode="json"), loaded.sha256, seed,

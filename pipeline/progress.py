@@ -26,6 +26,8 @@ from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import apache_beam as beam
 
+from pilewright.transforms.common import sum_pairs
+
 FLUSH_SECONDS = 0.25
 POLL_SECONDS = 0.5
 RATE_WINDOW_SECONDS = 15.0
@@ -140,13 +142,6 @@ class ReportDoneFn(beam.DoFn):
         return iter(())
 
 
-def _sum_pairs(values: Iterable[tuple[int, int]]) -> tuple[int, int]:
-    a = b = 0
-    for x, y in values:
-        a += x
-        b += y
-    return a, b
-
 
 class ReportStageDone(beam.PTransform):
     """Rows of a stage's combined audit counts -> reports the stage done with (docs, kept); emits nothing.
@@ -166,7 +161,7 @@ class ReportStageDone(beam.PTransform):
         return (
             rows
             | "DocsKept" >> beam.Map(self._docs_and_kept)
-            | "Total" >> beam.CombineGlobally(_sum_pairs)
+            | "Total" >> beam.CombineGlobally(sum_pairs)
             | "Report" >> beam.ParDo(ReportDoneFn(self._dir, self._key))
         )
 

@@ -194,14 +194,18 @@ def verify_funnel(audit: dict, result: VerifyResult) -> None:
         prev = st
 
 
+def _output_files(out_dir: str, pattern: str) -> list[str]:
+    """The files of one side output, sorted; empty when there are none or the folder cannot be listed."""
+    try:
+        return sorted(m.path for m in FileSystems.match([out_path(out_dir, pattern)])[0].metadata_list)
+    except Exception:
+        return []
+
+
 def _column_counts(out_dir: str, folder: str, column: str) -> Optional[Counter]:
     import pyarrow.parquet as pq
 
-    pattern = out_path(out_dir, f"{folder}/*.parquet")
-    try:
-        paths = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
-    except Exception:
-        return None
+    paths = _output_files(out_dir, f"{folder}/*.parquet")
     if not paths:
         return None
     counts: Counter = Counter()
@@ -213,11 +217,7 @@ def _column_counts(out_dir: str, folder: str, column: str) -> Optional[Counter]:
 
 
 def _dead_letter_counts(out_dir: str) -> Optional[Counter]:
-    pattern = out_path(out_dir, "dead_letter/*.jsonl")
-    try:
-        paths = sorted(m.path for m in FileSystems.match([pattern])[0].metadata_list)
-    except Exception:
-        return None
+    paths = _output_files(out_dir, "dead_letter/*.jsonl")
     if not paths:
         return None
     counts: Counter = Counter()

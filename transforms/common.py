@@ -27,6 +27,25 @@ class StageResult(typing.NamedTuple):
     stats: Optional[beam.PCollection] = None
 
 
+def sum_pairs(values: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    """Element-wise sum of (int, int) pairs: the combine of every two-count tally (docs, tokens)."""
+    a = b = 0
+    for x, y in values:
+        a += x
+        b += y
+    return a, b
+
+
+def sum_triples(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """Element-wise sum of (int, int, int) triples: the combine of (docs, chars, tokens) tallies."""
+    a = b = c = 0
+    for x, y, z in values:
+        a += x
+        b += y
+        c += z
+    return a, b, c
+
+
 def stable_hash64(*parts: str) -> int:
     """Process-independent 64-bit hash (Python's built-in string hash is salted per process)."""
     h = hashlib.blake2b("\x1f".join(parts).encode("utf-8", "surrogatepass"), digest_size=8)

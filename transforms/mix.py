@@ -15,7 +15,7 @@ import numpy as np
 from pilewright.schemas.config import SourceConfig
 from pilewright.schemas.mix_config import MixConfig
 from pilewright.schemas.records import DeadLetter, RejectedDocument, TokenizedDocument
-from pilewright.transforms.common import StageResult, count, to_dead_letter
+from pilewright.transforms.common import StageResult, count, sum_pairs, sum_triples, to_dead_letter
 from pilewright.transforms.mix_plan import (
     MIX_CELLS,
     MixPlan,
@@ -58,21 +58,6 @@ class CellTokens(beam.CombineFn):
         return arr
 
 
-def _sum_pairs(values: Iterable[tuple[int, int]]) -> tuple[int, int]:
-    a = b = 0
-    for x, y in values:
-        a += x
-        b += y
-    return a, b
-
-
-def _sum_triples(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
-    a = b = c = 0
-    for x, y, z in values:
-        a += x
-        b += y
-        c += z
-    return a, b, c
 
 
 def make_plan(
@@ -221,7 +206,7 @@ class MixDomains(beam.PTransform):
         totals = (
             docs
             | "SourceTokens" >> beam.Map(lambda d: (d.source, (1, d.n_tokens)))
-            | "SumSourceTokens" >> beam.CombinePerKey(_sum_pairs)
+            | "SumSourceTokens" >> beam.CombinePerKey(sum_pairs)
         )
         select_cells = (
             docs
@@ -252,7 +237,7 @@ class MixDomains(beam.PTransform):
         achieved = (
             mixed
             | "Achieved" >> beam.Map(lambda d: (d.source, (1 if d.epoch == 0 else 0, 1, d.n_tokens)))
-            | "SumAchieved" >> beam.CombinePerKey(_sum_triples)
+            | "SumAchieved" >> beam.CombinePerKey(sum_triples)
             | "AllAchieved" >> beam.combiners.ToList()
         )
         self.report = achieved | "Report" >> beam.Map(
