@@ -24,7 +24,9 @@ def doc(doc_id: str, text: str, source: str = "web") -> Document:
 
 DOCS = [
     doc("a", f"Reach me at {EMAIL} or {PHONE} after the close."),
-    doc("b", "Revenue rose 4% in 2023 on higher volumes.", source="filings"),
+    # a message id has no user part: left as it is, and counted as left
+    doc("b", "Revenue rose 4% in 2023 on higher volumes. Message-ID: <20020822123456.77aa99bb@mx.example.com>",
+        source="filings"),
     doc("c", "Cards on file: " + ", ".join(CARDS) + ". " + "Padding words. " * 20),
 ]
 
@@ -54,7 +56,12 @@ def test_redact_pii_annotates_redacts_drops_and_reports_and_redact_records_clean
 
         def check_stats(items):
             stats = dict(items)
-            assert set(stats) == {"entities_by_source", "recognizers"}
+            assert set(stats) == {"entities_by_source", "found_and_left", "recognizers"}
+            assert json.loads(stats["found_and_left"]) == {
+                "CREDIT_CARD": {"redacted": 3},
+                "EMAIL_ADDRESS": {"redacted": 1, "left:message_id": 1},
+                "PHONE_NUMBER": {"redacted": 1},
+            }
             by_source = json.loads(stats["entities_by_source"])
             assert by_source["by_source"] == {
                 "web": {"documents_with_pii": 2,

@@ -320,7 +320,7 @@ def test_without_a_spacy_model_names_are_reported_unavailable_not_fatal(monkeypa
     report = bundle.report(PIIConfig(entities=["EMAIL_ADDRESS", "PERSON"]))
     assert bundle.entities == ["EMAIL_ADDRESS"] and report["entities_unavailable"] == ["PERSON"]
     assert report["spacy_ner"]["available"] is False
-    assert [r["name"] for r in report["recognizers"]] == ["OfflineEmailRecognizer"]
+    assert [r["name"] for r in report["recognizers"]] == ["EmbeddedEmailRecognizer", "OfflineEmailRecognizer"]
 
 
 def test_names_are_redacted_when_a_spacy_model_is_there(tmp_path):

@@ -26,6 +26,7 @@ STAGE = "pii"
 TOO_MANY = "pii:too_many_entities"
 WITHHELD = "<withheld: pii scan failed>"
 DOCS_KEY = "documents_with_pii"
+LEFT_PREFIX = "left/"  # per-source count keys of strings left on purpose: left/<ENTITY>:<reason>
 
 
 def _scanner(cfg: PIIConfig):
@@ -62,6 +63,9 @@ class _RedactDocumentsFn(beam.DoFn):
             yield from outputs
             for entity, n in red.counts.items():
                 count(STAGE, "redacted", entity, n)
+            for entity, reasons in red.left.items():
+                for reason, n in reasons.items():
+                    count(STAGE, "left", f"{entity}:{reason}", n)
             distribution(STAGE, "analyzed_chars", red.analyzed_chars)
             if dropped:
                 count(STAGE, "dropped", TOO_MANY)
@@ -71,8 +75,8 @@ class _RedactDocumentsFn(beam.DoFn):
     def _route(self, doc: Document, red) -> tuple[list, bool]:
         annotated = doc._replace(text=red.text, pii_counts=red.counts)
         outputs: list = []
-        if red.counts:
-            outputs.append(beam.pvalue.TaggedOutput("found", (doc.source, red.counts)))
+        if red.counts or red.left:
+            outputs.append(beam.pvalue.TaggedOutput("found", (doc.source, red.counts, red.left)))
         limit = self._cfg.drop_document_over
         if limit is not None and sum(red.counts.values()) > limit:
             # the snippet comes from the redacted text, so the rejected record holds no value either
@@ -95,9 +99,12 @@ def _identity(x):
     return x
 
 
-def _per_source_items(found: tuple[str, dict]) -> list[tuple[tuple[str, str], int]]:
-    source, counts = found
-    return [((source, entity), n) for entity, n in sorted(counts.items())] + [((source, DOCS_KEY), 1)]
+def _per_source_items(found: tuple) -> list[tuple[tuple[str, str], int]]:
+    source, counts, left = found
+    items = [((source, entity), n) for entity, n in sorted(counts.items())]
+    items += [((source, f"{LEFT_PREFIX}{entity}:{reason}"), n)
+              for entity, reasons in sorted(left.items()) for reason, n in sorted(reasons.items())]
+    return items + ([((source, DOCS_KEY), 1)] if counts else [])
 
 
 def entities_by_source(rows: list[tuple[tuple[str, str], int]]) -> str:
@@ -105,6 +112,8 @@ def entities_by_source(rows: list[tuple[tuple[str, str], int]]) -> str:
     out: dict = {}
     total: dict = {DOCS_KEY: 0, "entities": {}}
     for (source, key), n in sorted(rows):
+        if key.startswith(LEFT_PREFIX):
+            continue
         entry = out.setdefault(source, {DOCS_KEY: 0, "entities": {}})
         if key == DOCS_KEY:
             entry[DOCS_KEY] += n
@@ -114,6 +123,31 @@ def entities_by_source(rows: list[tuple[tuple[str, str], int]]) -> str:
             total["entities"][key] = total["entities"].get(key, 0) + n
     total["entities"] = dict(sorted(total["entities"].items()))
     return json.dumps({"by_source": out, "total": total}, sort_keys=True)
+
+
+def found_and_left(rows: list[tuple[tuple[str, str], int]]) -> str:
+    """Per entity, over all sources: regions redacted, and value-shaped strings deliberately left, by reason.
+
+    ``{"EMAIL_ADDRESS": {"redacted": 41, "left:message_id": 9, "left:no_public_suffix": 3}, ...}`` as JSON
+    (one row per entity in the report). Left strings are the ones no recognizer redacted: message ids with
+    no user part, addresses whose domain has no public suffix, "@" with nothing before it.
+    """
+    out: dict = {}
+    for (_source, key), n in sorted(rows):
+        if key == DOCS_KEY:
+            continue
+        if key.startswith(LEFT_PREFIX):
+            entity, reason = key[len(LEFT_PREFIX):].split(":", 1)
+            column = f"left:{reason}"
+        else:
+            entity, column = key, "redacted"
+        row = out.setdefault(entity, {"redacted": 0})
+        row[column] = row.get(column, 0) + n
+    return json.dumps(out, sort_keys=True)
+
+
+def _stats_sections(rows: list[tuple[tuple[str, str], int]]) -> list[tuple[str, str]]:
+    return [("entities_by_source", entities_by_source(rows)), ("found_and_left", found_and_left(rows))]
 
 
 def recognizer_report(_: object, cfg: PIIConfig) -> str:
@@ -126,8 +160,10 @@ class RedactPII(beam.PTransform):
 
     Input/output: ``Document``; rejected ``pii:too_many_entities`` (with ``drop_document_over``).
     Counters: ``pii/kept``, ``pii/dropped:pii:too_many_entities``, ``pii/redacted:<ENTITY>``,
+    ``pii/left:<ENTITY>:<reason>``,
     ``pii/errors:<exception>``; distribution ``pii/analyzed_chars``.
-    Stats: ``entities_by_source`` (counts per source and entity type) and ``recognizers`` (what ran,
+    Stats: ``entities_by_source`` (counts per source and entity type), ``found_and_left`` (per entity:
+    regions redacted and value-shaped strings left on purpose, by reason) and ``recognizers`` (what ran,
     spaCy NER availability, thresholds, phone regions).
     Determinism: output depends only on the text and the config (and the hash key); batch boundaries
     do not matter.
@@ -152,7 +188,7 @@ class RedactPII(beam.PTransform):
             | "PerSourceItems" >> beam.FlatMap(_per_source_items)
             | "SumPerSource" >> beam.CombinePerKey(sum)
             | "CollectSources" >> beam.combiners.ToList()
-            | "EntitiesBySource" >> beam.Map(lambda rows: ("entities_by_source", entities_by_source(rows)))
+            | "EntitiesBySource" >> beam.FlatMap(_stats_sections)
         )
         recognizers = (
             docs.pipeline

@@ -29,7 +29,9 @@ def digit_run_regex(min_digits: int) -> "re.Pattern[str]":
 _IPV4 = re.compile(r"\d\.\d{1,3}\.\d{1,3}\.\d")
 # One regex per kind, each starting with a rare character class: a single alternation of all of them
 # is several times slower, because every position of the text then tries every branch.
-_EMAIL = re.compile(r"@(?=\w)")  # Presidio's e-mail pattern needs "@" followed by a word character
+# Presidio's e-mail pattern needs "@" followed by a word character; EmbeddedEmailRecognizer also reads
+# encoded ones ("%40", quoted-printable "=40", "&#64;") and "@" before a folded header line break
+_EMAIL = re.compile(r"@(?=[\w\r\n])|%40|=40|&#0*64;|&#x0*40;", re.IGNORECASE)
 _IPV6 = re.compile(r":[0-9A-Fa-f]{0,4}:")  # every IPv6 form has two colons at most 4 hex digits apart
 # IBAN: two letters, two check digits, a group of four; found from the digits (rarer than letters), the
 # letters are checked in Python
@@ -61,7 +63,7 @@ class Prescreen:
     def candidates(self, text: str) -> list[tuple[int, int]]:
         """Spans where an entity could be, in text order."""
         out: list[tuple[int, int]] = []
-        if self._email and "@" in text:
+        if self._email and ("@" in text or "40" in text or "&#" in text):
             out.extend(m.span() for m in _EMAIL.finditer(text))
         if self._ip and ":" in text:
             out.extend(m.span() for m in _IPV6.finditer(text))

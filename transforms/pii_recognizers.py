@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Optional, Sequence
 
 import phonenumbers
-import tldextract
 from presidio_analyzer import (
     AnalyzerEngine,
     EntityRecognizer,
@@ -35,6 +34,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from pilewright.schemas.pii_config import NER_ENTITIES, PIIConfig
+from pilewright.transforms.pii_embedded import EmbeddedEmailRecognizer, classify_address
 from pilewright.transforms.pii_prescreen import MIN_PLAN_PHONE_DIGITS, digit_run_regex
 
 LANGUAGE = "en"
@@ -55,16 +55,23 @@ EMAIL_CONTEXT = ["email", "mail", "contact"]
 IP_CONTEXT = ["ip", "ipv4", "ipv6", "address", "host", "server"]
 CRYPTO_CONTEXT = ["wallet", "btc", "bitcoin", "crypto", "eth", "ethereum", "address"]
 
-# Offline public-suffix lookups: no suffix-list URL and no cache directory, so tldextract uses the
-# snapshot bundled in its wheel and never opens a socket (its module default fetches the list).
-_OFFLINE_TLD = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallback_to_snapshot=True)
-
-
 class OfflineEmailRecognizer(EmailRecognizer):
-    """Presidio's e-mail recognizer with the public-suffix check served from the bundled snapshot."""
+    """Presidio's e-mail recognizer with the public-suffix check served from the bundled snapshot.
+
+    Only the domain is checked: Presidio's pattern lets "/", "?", "#" and "=" into the local part
+    ("path/me@host.com", "asp?userid=me@host.com"), and tldextract reads the whole match as a URL whose
+    host ends at the first of them, so such addresses used to fail the check and stay. The address is
+    classified as ``EmbeddedEmailRecognizer`` does: message ids and suffix-less domains are left to it
+    (it counts them).
+    """
 
     def validate_result(self, pattern_text: str) -> bool:
-        return _OFFLINE_TLD(pattern_text).fqdn != ""
+        local, _, domain = pattern_text.rpartition("@")
+        local = _URL_PARTS.split(local)[-1]
+        return classify_address(local, domain)[0] in ("personal", "bounce")
+
+
+_URL_PARTS = re.compile(r"[/?&:]")
 
 
 class CardRecognizer(CreditCardRecognizer):
@@ -194,12 +201,21 @@ class _AnyRegionMatcher(phonenumbers.PhoneNumberMatcher):
         number = self._memo.get(key, _UNSEEN)  # one lookup: another thread may clear the memo
         if number is _UNSEEN:
             number = None
-            for region in self._regions_to_try(candidate):
-                self.preferred_region = region
-                match = super()._parse_and_verify(candidate, offset)
-                if match is not None:
-                    number = match.number
-                    break
+            base = self.leniency
+            # dotted numbers and numbers of four or more digit groups must be grouped as the region
+            # writes its numbers: "5.00.2615.200" (a version) and "0-596-00712-4" (an ISBN) are not,
+            # "01.42.68.53.00" and "1.800.555.1234" are
+            if self.leniency == phonenumbers.Leniency.VALID and _needs_grouping(candidate):
+                self.leniency = phonenumbers.Leniency.STRICT_GROUPING
+            try:
+                for region in self._regions_to_try(candidate):
+                    self.preferred_region = region
+                    match = super()._parse_and_verify(candidate, offset)
+                    if match is not None:
+                        number = match.number
+                        break
+            finally:
+                self.leniency = base
             if len(self._memo) >= self.MEMO_SIZE:
                 self._memo.clear()
             self._memo[key] = number
@@ -212,6 +228,15 @@ class _AnyRegionMatcher(phonenumbers.PhoneNumberMatcher):
             return [p.region for p in self._plans]
         digits = phonenumbers.normalize_digits_only(candidate)
         return [p.region for p in self._plans if p.could_be_valid(digits)]
+
+
+_GROUPS = re.compile(r"\d+")
+
+
+def _needs_grouping(candidate: str) -> bool:
+    if candidate.lstrip("([\uff08\uff3b").startswith(("+", "\uff0b")):
+        return False  # written with its country code: international format, grouped by its writer
+    return "." in candidate or len(_GROUPS.findall(candidate)) >= 4
 
 
 class RegionPhoneRecognizer(PhoneRecognizer):
@@ -237,7 +262,7 @@ class RegionPhoneRecognizer(PhoneRecognizer):
         for run in self._runs.finditer(text):
             a, b = run.span()
             lo, hi = max(0, a - self.MARGIN_BEFORE), min(len(text), b + self.MARGIN_AFTER)
-            for match in _AnyRegionMatcher(text[lo:hi], self._plans, self.leniency):
+            for match in _AnyRegionMatcher(unglued(text, a, b, lo, hi), self._plans, self.leniency):
                 span = (lo + match.start, lo + match.end)
                 if span not in found:
                     found[span] = RecognizerResult(
@@ -249,6 +274,28 @@ class RegionPhoneRecognizer(PhoneRecognizer):
                         },
                     )
         return EntityRecognizer.remove_duplicates([found[k] for k in sorted(found)])
+
+
+def unglued(text: str, a: int, b: int, lo: int, hi: int) -> str:
+    """``text[lo:hi]`` with a letter glued to either end of the digit run ``text[a:b]`` turned into a space.
+
+    python-phonenumbers rejects a number touching a letter ("703-724-0118W", "703-995-0407Fax",
+    "Tel(415) 867-5309"), which real text writes when a table or a signature loses its spacing. Only
+    runs written in digit groups are unglued: a bare digit string glued to letters is an identifier
+    ("ID20020822123456abc"). Same length, so the matcher's offsets hold.
+    """
+    run = text[a:b]
+    if run.isdigit():
+        return text[lo:hi]
+    chars = list(text[lo:hi])
+    if b < hi and text[b].isalpha():
+        chars[b - lo] = " "
+    i = a
+    while i > lo and text[i - 1] in "(+":
+        i -= 1
+    if i > lo and text[i - 1].isalpha():
+        chars[i - 1 - lo] = " "
+    return "".join(chars)
 
 
 class ContextPhoneRecognizer(PatternRecognizer):
@@ -482,6 +529,7 @@ def pattern_recognizers(entities: Sequence[str], phone_regions: Sequence[str]) -
     out: list = []
     if "EMAIL_ADDRESS" in wanted:
         out.append(OfflineEmailRecognizer(context=EMAIL_CONTEXT))
+        out.append(EmbeddedEmailRecognizer())
     if "PHONE_NUMBER" in wanted:
         out.append(RegionPhoneRecognizer(phone_regions))
         out.append(ContextPhoneRecognizer())

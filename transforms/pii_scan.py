@@ -11,6 +11,7 @@ from typing import Optional, Sequence
 from pilewright.schemas.pii_config import PIIConfig
 from pilewright.transforms.pii_actions import Finding, derive_key, drop_cut_tail, entity_counts, redact, resolve
 from pilewright.transforms.pii_chunks import text_chunks
+from pilewright.transforms.pii_embedded import LEFT_KEY
 from pilewright.transforms.pii_prescreen import Prescreen, windows
 from pilewright.transforms.pii_recognizers import LANGUAGE, AnalyzerBundle, build_analyzer
 
@@ -25,12 +26,27 @@ DENSE_FRACTION = 0.4
 class Scan(typing.NamedTuple):
     findings: list[Finding]  # resolved: sorted, non-overlapping
     analyzed_chars: int  # characters handed to the analyzer (0: the pre-screen found no candidate)
+    # value-shaped strings deliberately not redacted (message ids, suffix-less domains): entity ->
+    # reason -> count; none of them overlaps a finding
+    left: dict[str, dict[str, int]] = {}
 
 
 class Redaction(typing.NamedTuple):
     text: str
     counts: dict[str, int]  # entity type -> regions redacted
     analyzed_chars: int
+    left: dict[str, dict[str, int]] = {}  # as Scan.left
+
+
+def left_counts(left: set[tuple[int, int, str, str]], findings: Sequence[Finding]) -> dict[str, dict[str, int]]:
+    """Entity -> reason -> number of distinct left strings that no finding overlaps (sorted)."""
+    out: dict[str, dict[str, int]] = {}
+    for a, b, entity, reason in sorted(left):
+        if any(f.start < b and a < f.end for f in findings):
+            continue  # another recognizer redacted it (or part of it): it was not left
+        per = out.setdefault(entity, {})
+        per[reason] = per.get(reason, 0) + 1
+    return {e: dict(sorted(r.items())) for e, r in sorted(out.items())}
 
 
 class PiiScanner:
@@ -71,6 +87,7 @@ class PiiScanner:
             for a, b in text_chunks(text, self.regions(text), self.cfg.chunk_chars, self.cfg.chunk_overlap):
                 jobs.append((i, a, text[a:b]))
         found: list[list[Finding]] = [[] for _ in texts]
+        left: list[set[tuple[int, int, str, str]]] = [set() for _ in texts]
         analyzed = [0] * len(texts)
         if jobs:
             artifacts = self._analyzer.nlp_engine.process_batch(
@@ -80,15 +97,27 @@ class PiiScanner:
                 analyzed[i] += len(chunk)
                 for r in self._analyzer.analyze(chunk, LANGUAGE, entities=self._entities,
                                                 nlp_artifacts=nlp_artifacts):
-                    if r.score >= self._thresholds.get(r.entity_type, 1.1):
+                    reason = (r.recognition_metadata or {}).get(LEFT_KEY)
+                    if reason is not None:
+                        # a set: overlapping chunks see the same string twice
+                        left[i].add((offset + r.start, offset + r.end, r.entity_type, reason))
+                    elif r.score >= self._thresholds.get(r.entity_type, 1.1):
                         found[i].append(Finding(offset + r.start, offset + r.end, r.entity_type, r.score))
-        return [Scan(resolve(f), n) for f, n in zip(found, analyzed)]
+        out = []
+        for f, kept, n in zip(found, left, analyzed):
+            # digits inside a message id are part of the id, not a phone number or card
+            ids = [(a, b) for a, b, _e, reason in kept if reason == "message_id"]
+            if ids:
+                f = [x for x in f if x.entity == "EMAIL_ADDRESS" or not any(a <= x.start and x.end <= b for a, b in ids)]
+            findings = resolve(f)
+            out.append(Scan(findings, n, left_counts(kept, findings)))
+        return out
 
     def redact_scanned(self, text: str, scan: Scan) -> Redaction:
         cfg = self.cfg
         red = redact(text, scan.findings, cfg.action, key=self._key, hash_chars=cfg.hash_chars,
                      mask_char=cfg.mask_char)
-        return Redaction(red, entity_counts(scan.findings), scan.analyzed_chars)
+        return Redaction(red, entity_counts(scan.findings), scan.analyzed_chars, scan.left)
 
     def redact_many(self, texts: Sequence[str]) -> list[Redaction]:
         return [self.redact_scanned(t, s) for t, s in zip(texts, self.scan(texts))]
