@@ -70,6 +70,16 @@ class OfflineEmailRecognizer(EmailRecognizer):
         local = _URL_PARTS.split(local)[-1]
         return classify_address(local, domain)[0] in ("personal", "bounce")
 
+    def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: ANN001, ANN201
+        results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        for r in results:
+            # the URL before the address ("host/path.asp?userid=") stays readable: start after it
+            local = text[r.start : text.rfind("@", r.start, r.end)]
+            parts = _URL_PARTS.split(local)
+            if len(parts) > 1:
+                r.start += len(local) - len(parts[-1])
+        return results
+
 
 _URL_PARTS = re.compile(r"[/?&:]")
 
