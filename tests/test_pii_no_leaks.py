@@ -259,6 +259,9 @@ def test_the_run_exercised_every_path(pii_run):
     assert pii["conserved"] and pii["rejected"] == 1
     counts = json.loads(json.dumps(pii["stats"]["entities_by_source"]))["total"]["entities"]
     assert set(counts) == set(planted_values())
+    # the audit's per-entity found/left table covers every entity found, with the same counts
+    found_left = pii["stats"]["found_and_left"]
+    assert {e: row["redacted"] for e, row in found_left.items()} == counts
     dense = next(t for t in texts["documents"] if t.count("<") >= len(dense_values))
     assert dense.count(">") >= len(dense_values)
 
