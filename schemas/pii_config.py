@@ -16,7 +16,8 @@ Score thresholds, per entity (a finding is redacted when its Presidio score is a
 
 | entity | default | why |
 | --- | --- | --- |
-| EMAIL_ADDRESS | 0.5 | Presidio's pattern scores 0.5 and drops candidates whose domain has no public suffix |
+| EMAIL_ADDRESS | 0.5 | Presidio's pattern scores 0.5 and drops candidates whose domain has no public suffix; |
+| | | addresses in URLs, encodings and bounce addresses score 1.0; message ids with no user part are left |
 | PHONE_NUMBER | 0.4 | numbers python-phonenumbers validates in an enabled region score exactly 0.4 (Presidio's |
 | | | fixed score): a higher threshold would let every one of them through. Phone-shaped digit groups |
 | | | not valid in an enabled region score 0.1, and 0.45 with a phone word near them |
@@ -77,7 +78,9 @@ class PIIConfig(Frozen):
     """``stages.pii``: which entities to find, what to do with them, and how to scan."""
 
     enabled: bool = True
-    version: str = "pii_v1"
+    # v2: addresses in URLs, encodings and bounce addresses; message ids left (and counted); phones
+    # glued to letters; dotted or many-group numbers only when grouped as their region writes them
+    version: str = "pii_v2"
     entities: tuple[str, ...] = PATTERN_ENTITIES
     # replace: "<EMAIL_ADDRESS>"; mask: every character of the value becomes `mask_char`;
     # hash: "<EMAIL_ADDRESS:3f2a...>", a keyed BLAKE2b MAC of the normalized value (same value, same tag)
