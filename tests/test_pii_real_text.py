@@ -80,10 +80,11 @@ def test_prose_numbers_versions_dates_and_ids_are_left(scanner, text):
 
 def test_what_is_left_is_counted_by_reason(scanner):
     text = ("Message-ID: <200208221234.g7MBYrZ04811@dogma.slashnull.org>\nTo: zzzz@localhost.localdomain\n"
-            "From: maria@finmail.com\nX-Bounce: =@mx2.example.co.jp")
+            "From: maria@finmail.com\nX-Bounce: =@mx2.example.co.jp\nX-Mailer: Outlook Express 5.00.2615.200")
     red = scanner.redact_text(text)
     assert red.counts == {"EMAIL_ADDRESS": 1}
-    assert red.left == {"EMAIL_ADDRESS": {"message_id": 1, "no_public_suffix": 1, "no_user_part": 1}}
+    assert red.left == {"EMAIL_ADDRESS": {"message_id": 1, "no_public_suffix": 1, "no_user_part": 1},
+                        "PHONE_NUMBER": {"not_grouped_as_a_number": 1}}
 
 
 def test_a_left_string_that_a_recognizer_redacted_is_not_counted_as_left(scanner):

@@ -15,8 +15,8 @@ address-shaped string:
 - ``no_public_suffix``: the domain has no public suffix (``root@localhost``, ``a@b.example``; left, counted);
 - ``no_user_part``: nothing but punctuation before the "@" (``=@host.jp``; left, counted).
 
-The left ones are returned with a tiny score and ``LEFT_KEY`` in their metadata: the scanner counts them
-and never redacts them.
+The left ones are returned as entity ``left:EMAIL_ADDRESS`` with ``LEFT_KEY`` (the reason) in their
+metadata: the scanner counts them and never redacts them.
 """
 from __future__ import annotations
 
@@ -33,6 +33,10 @@ OFFLINE_TLD = tldextract.TLDExtract(cache_dir=None, suffix_list_urls=(), fallbac
 
 LEFT_KEY = "pilewright_left"  # recognition_metadata key: why an address-shaped string was left
 LEFT_SCORE = 0.001  # above 0 (Presidio drops zero scores before the scanner could count them)
+# Left strings are reported under their own entity type, "left:<ENTITY>": under the entity's own type,
+# Presidio's de-duplication would drop one inside a weaker finding of the same type (and could drop a
+# weaker finding inside a left one).
+LEFT_TYPE = "left:"
 FOUND_SCORE = 1.0  # what Presidio's e-mail recognizer gives a validated address
 
 # What the decoded view undoes. Quoted-printable soft line breaks vanish; "=3D", "%40", "&#64;" become
@@ -219,6 +223,7 @@ class EmbeddedEmailRecognizer(EntityRecognizer):
             }
             if left:
                 meta[LEFT_KEY] = addr.kind
-            out.append(RecognizerResult("EMAIL_ADDRESS", addr.start, addr.end, LEFT_SCORE if left else FOUND_SCORE,
+            entity = f"{LEFT_TYPE}EMAIL_ADDRESS" if left else "EMAIL_ADDRESS"
+            out.append(RecognizerResult(entity, addr.start, addr.end, LEFT_SCORE if left else FOUND_SCORE,
                                         analysis_explanation=None, recognition_metadata=meta))
         return out

@@ -34,7 +34,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from pilewright.schemas.pii_config import NER_ENTITIES, PIIConfig
-from pilewright.transforms.pii_embedded import EmbeddedEmailRecognizer, classify_address
+from pilewright.transforms.pii_embedded import LEFT_KEY, LEFT_SCORE, LEFT_TYPE, EmbeddedEmailRecognizer, classify_address
 from pilewright.transforms.pii_prescreen import MIN_PLAN_PHONE_DIGITS, digit_run_regex
 
 LANGUAGE = "en"
@@ -181,6 +181,7 @@ class _RegionPlan(typing.NamedTuple):
 
 
 _UNSEEN = object()
+_UNGROUPED = object()  # memo value: valid in a region, but not grouped as the region writes numbers
 
 
 class _AnyRegionMatcher(phonenumbers.PhoneNumberMatcher):
@@ -203,6 +204,7 @@ class _AnyRegionMatcher(phonenumbers.PhoneNumberMatcher):
         super().__init__(text, plans[0].region, leniency=leniency)
         self._plans = plans
         self._memo_scope = (leniency, tuple(p.region for p in plans))
+        self.ungrouped: list[tuple[int, str]] = []  # (offset, candidate): valid digits, not grouped as a number
 
     def _parse_and_verify(self, candidate, offset):  # noqa: ANN001, ANN202 - phonenumbers' signature
         end = offset + len(candidate)
@@ -218,18 +220,28 @@ class _AnyRegionMatcher(phonenumbers.PhoneNumberMatcher):
             if self.leniency == phonenumbers.Leniency.VALID and _needs_grouping(candidate):
                 self.leniency = phonenumbers.Leniency.STRICT_GROUPING
             try:
-                for region in self._regions_to_try(candidate):
-                    self.preferred_region = region
-                    match = super()._parse_and_verify(candidate, offset)
-                    if match is not None:
-                        number = match.number
-                        break
+                number = self._first_valid(candidate, offset)
+                if number is None and self.leniency != base:
+                    # valid, but not written as a number: left, and counted as such
+                    self.leniency = base
+                    number = _UNGROUPED if self._first_valid(candidate, offset) is not None else None
             finally:
                 self.leniency = base
             if len(self._memo) >= self.MEMO_SIZE:
                 self._memo.clear()
             self._memo[key] = number
+        if number is _UNGROUPED:
+            self.ungrouped.append((offset, candidate))
+            return None
         return phonenumbers.PhoneNumberMatch(offset, candidate, number) if number is not None else None
+
+    def _first_valid(self, candidate, offset):  # noqa: ANN001, ANN202
+        for region in self._regions_to_try(candidate):
+            self.preferred_region = region
+            match = super()._parse_and_verify(candidate, offset)
+            if match is not None:
+                return match.number
+        return None
 
     def _regions_to_try(self, candidate: str) -> list[str]:
         if candidate.lstrip("([\uff08\uff3b").startswith(("+", "\uff0b")):
@@ -269,21 +281,34 @@ class RegionPhoneRecognizer(PhoneRecognizer):
 
     def analyze(self, text, entities, nlp_artifacts=None):  # noqa: ANN001, ANN201 - Presidio's signature
         found: dict[tuple[int, int], RecognizerResult] = {}
+        left: dict[tuple[int, int], RecognizerResult] = {}
         for run in self._runs.finditer(text):
             a, b = run.span()
             lo, hi = max(0, a - self.MARGIN_BEFORE), min(len(text), b + self.MARGIN_AFTER)
-            for match in _AnyRegionMatcher(unglued(text, a, b, lo, hi), self._plans, self.leniency):
+            matcher = _AnyRegionMatcher(unglued(text, a, b, lo, hi), self._plans, self.leniency)
+            for match in matcher:
                 span = (lo + match.start, lo + match.end)
                 if span not in found:
-                    found[span] = RecognizerResult(
-                        entity_type="PHONE_NUMBER", start=span[0], end=span[1], score=self.SCORE,
-                        analysis_explanation=self._get_analysis_explanation("any enabled region"),
-                        recognition_metadata={
-                            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
-                            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
-                        },
-                    )
-        return EntityRecognizer.remove_duplicates([found[k] for k in sorted(found)])
+                    found[span] = self._result(span, self.SCORE)
+            for offset, candidate in matcher.ungrouped:
+                span = (lo + offset, lo + offset + len(candidate))
+                left.setdefault(span, self._result(span, LEFT_SCORE, left="not_grouped_as_a_number"))
+        results = [found[k] for k in sorted(found)]
+        results += [r for (p, q), r in sorted(left.items()) if not any(x < q and p < y for x, y in found)]
+        return EntityRecognizer.remove_duplicates(results)
+
+    def _result(self, span: tuple[int, int], score: float, left: Optional[str] = None) -> RecognizerResult:
+        meta = {
+            RecognizerResult.RECOGNIZER_NAME_KEY: self.name,
+            RecognizerResult.RECOGNIZER_IDENTIFIER_KEY: self.id,
+        }
+        if left is not None:
+            meta[LEFT_KEY] = left
+            meta[RecognizerResult.IS_SCORE_ENHANCED_BY_CONTEXT_KEY] = True  # no context word may lift it
+        entity = "PHONE_NUMBER" if left is None else f"{LEFT_TYPE}PHONE_NUMBER"
+        return RecognizerResult(entity_type=entity, start=span[0], end=span[1], score=score,
+                                analysis_explanation=self._get_analysis_explanation("any enabled region"),
+                                recognition_metadata=meta)
 
 
 def unglued(text: str, a: int, b: int, lo: int, hi: int) -> str:

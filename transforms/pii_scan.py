@@ -11,7 +11,7 @@ from typing import Optional, Sequence
 from pilewright.schemas.pii_config import PIIConfig
 from pilewright.transforms.pii_actions import Finding, derive_key, drop_cut_tail, entity_counts, redact, resolve
 from pilewright.transforms.pii_chunks import text_chunks
-from pilewright.transforms.pii_embedded import LEFT_KEY
+from pilewright.transforms.pii_embedded import LEFT_KEY, LEFT_TYPE
 from pilewright.transforms.pii_prescreen import Prescreen, windows
 from pilewright.transforms.pii_recognizers import LANGUAGE, AnalyzerBundle, build_analyzer
 
@@ -100,7 +100,8 @@ class PiiScanner:
                     reason = (r.recognition_metadata or {}).get(LEFT_KEY)
                     if reason is not None:
                         # a set: overlapping chunks see the same string twice
-                        left[i].add((offset + r.start, offset + r.end, r.entity_type, reason))
+                        entity = r.entity_type[len(LEFT_TYPE):] if r.entity_type.startswith(LEFT_TYPE) else r.entity_type
+                        left[i].add((offset + r.start, offset + r.end, entity, reason))
                     elif r.score >= self._thresholds.get(r.entity_type, 1.1):
                         found[i].append(Finding(offset + r.start, offset + r.end, r.entity_type, r.score))
         out = []
