@@ -128,7 +128,7 @@ def _line_of(text: str, i: int) -> str:
 
 def residual_emails(text: str, tld) -> list[tuple[str, str]]:
     """(address-shaped string, class) for each e-mail-shaped string with a public suffix in ``text``."""
-    from pilewright.transforms.pii_embedded import classify_address
+    from pilewright.transforms.pii_embedded import classify_address, in_id_header
 
     out = {}
     for view in (text, _decoded(text)):
@@ -137,7 +137,7 @@ def residual_emails(text: str, tld) -> list[tuple[str, str]]:
             parts = tld(domain)
             if not (parts.suffix and parts.domain):
                 continue
-            kind = classify_address(local, domain)[0]
+            kind = classify_address(local, domain, in_id_header(view, m.start()))[0]
             if kind == "message_id" and _ID_HEADERS.match(_line_of(view, m.start())):
                 kind = "message_id (in an id header)"
             out.setdefault(m.group(), kind)
@@ -154,6 +154,13 @@ def _phone_class(text: str, start: int, end: int) -> str:
         b += 1
     token, line = text[a:b], _line_of(text, start).lower()
     before, after = text[start - 1 : start] if start else "", text[end : end + 1]
+    raw = text[start:end]
+    if re.fullmatch(r"[\d\s.]*\b0\.\d+[\d\s.]*", raw) or re.fullmatch(r"(?:\d+\.\d+\s+)+\d+\.\d+", raw):
+        return "decimal numbers side by side (a table)"
+    if re.fullmatch(r"\(?(?:1[0-9]|20)\d\d\s*-\s*(?:1[0-9]|20)\d\d\)?", raw):
+        return "a range of years"
+    if raw.lower().startswith("0x"):
+        return "a hexadecimal number"
     if any(k in token for k in ("http", "/", "?", "&", "%", "=")):
         return "in a URL, path or encoded token"
     if "@" in token or _ID_HEADERS.match(line) or line.startswith(("received:", "x-", "boundary", "\tboundary")):

@@ -40,6 +40,9 @@ FOUND = [
     ("<LISTMANAGER-949326-2002.08.30--dravenholt#spamassassin.taint.org@mail.ryanairmail.com>", "dravenholt", "<"),
     ("yelnickwarr&#64;gmail.com", "yelnickwarr", ""),
     ("sms 4155550147@vtext.com", "4155550147", "sms"),
+    # numeric user names: CompuServe and T-Online addresses are not message ids outside an id header
+    ("From: 76711.1234@compuserve.com", "76711", "From:"),
+    ("Reply-To: 520061089980-0001@t-dialin.net", "520061089980", "Reply-To:"),
     ("Ph: 646-555-0173W", "646-555-0173", "W"),
     ("703-995-0407Fax", "703-995-0407", "Fax"),
     ("orders to1-415-873-2700", "873-2700", "to"),
@@ -68,6 +71,7 @@ PROSE = [
     "ID20020822123456abc was assigned.",
     "Message-ID: <200208221234.g7MBYrZ04811@dogma.slashnull.org>",
     "References: <3D9E1F20.3050300@eecs.berkeley.edu> <15735.50243.135743.32180@host.example.com>",
+    "In-Reply-To: <76711.1234@compuserve.com>\nReferences: <a@b>\n <0803-2@dogma.slashnull.org>",
     "Delivered-To: zzzz@localhost",
 ]
 

@@ -10,8 +10,9 @@ address-shaped string:
 - ``personal``: an address (redacted);
 - ``bounce``: a bounce address whose local part embeds a recipient, ``list-bounces--user=host.com@...`` or
   ``...--user#host.com@...`` (redacted whole, even when the outer domain is not a public one);
-- ``message_id``: no user part, every piece of the local part is machine-made (``2002082212.g7MB4811``),
-  as in Message-ID headers (left, and counted);
+- ``message_id``: no user part: every piece of the local part is machine-made and one is generated
+  (``2002082212.g7MB4811``), or, inside ``<...>`` on a Message-ID / References header, every piece is
+  machine-made (``15735.50243.135@host``); left, and counted;
 - ``no_public_suffix``: the domain has no public suffix (``root@localhost``, ``a@b.example``; left, counted);
 - ``no_user_part``: nothing but punctuation before the "@" (``=@host.jp``; left, counted).
 
@@ -142,6 +143,40 @@ def machine_local_part(local: str) -> bool:
     return digits >= 0.3 * alnum and all(_machine_piece(p) for p in pieces)
 
 
+def generated_local_part(local: str) -> bool:
+    """A machine-made local part that cannot be a user name anywhere: besides being machine-made, it has a
+    generated piece (letters and digits mixed, hex with letters) or a timestamp-long digit run.
+
+    Digits alone (other than a date-time) are not enough: CompuServe (``76711.1234@compuserve.com``) and T-Online
+    (``520061089980-0001@t-dialin.net``) gave users numeric addresses. Those are left only inside an id
+    header (see ``in_id_header``).
+    """
+    if not machine_local_part(local):
+        return False
+    return any((any(c.isalpha() for c in p) and any(c.isdigit() for c in p)) or _TIMESTAMP.fullmatch(p)
+               for p in _PIECES.split(local))
+
+
+# a date-time written as digits (yyyymmddhhmm...): how mail software starts its ids; a 12-digit run
+# that is not one can be a customer number (T-Online's "520061089980-0001")
+_TIMESTAMP = re.compile(r"(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{4,}")
+
+
+_ID_HEADER = re.compile(r"(?:message-id|references|in-reply-to|content-id|resent-message-id|x-message-id)\s*:",
+                        re.IGNORECASE)
+
+
+def in_id_header(text: str, start: int) -> bool:
+    """Whether ``text[start]`` is inside ``<...>`` on a Message-ID, References, In-Reply-To or Content-ID
+    header line (continuation lines included), as far as ``text`` shows."""
+    if start == 0 or text[start - 1] != "<":
+        return False
+    line = text.rfind("\n", 0, start) + 1
+    while line > 0 and text[line : line + 1] in (" ", "\t"):
+        line = text.rfind("\n", 0, line - 1) + 1
+    return _ID_HEADER.match(text, line) is not None
+
+
 def _machine_piece(piece: str) -> bool:
     if piece.isdigit():
         return True
@@ -160,8 +195,12 @@ class Address(typing.NamedTuple):
     kind: str  # personal | bounce | message_id | no_public_suffix
 
 
-def classify_address(local: str, domain: str) -> tuple[str, int, int]:
-    """(kind, characters to drop from the start of ``local``, characters to drop from the end of ``domain``)."""
+def classify_address(local: str, domain: str, id_header: bool = False) -> tuple[str, int, int]:
+    """(kind, characters to drop from the start of ``local``, characters to drop from the end of ``domain``).
+
+    ``id_header``: the string sits in ``<...>`` on a message-id header, where a machine-made local part
+    with digits only is an id too; elsewhere only a generated one is (see ``generated_local_part``).
+    """
     verp = _VERP.search(local)
     if verp is not None and _has_public_suffix(verp.group("host")):
         return "bounce", 0, 0
@@ -177,7 +216,7 @@ def classify_address(local: str, domain: str) -> tuple[str, int, int]:
         return "no_user_part", cut, 0
     if good is None:
         return "no_public_suffix", cut, 0
-    if machine_local_part(user):
+    if generated_local_part(user) or (id_header and machine_local_part(user)):
         return "message_id", cut, len(domain) - len(good)
     return "personal", cut, len(domain) - len(good)
 
@@ -188,7 +227,8 @@ def find_addresses(text: str) -> list[Address]:
     source = view.text if view is not None else text
     out = []
     for m in _ADDRESS.finditer(source):
-        kind, drop_left, drop_right = classify_address(m.group("local"), m.group("domain"))
+        kind, drop_left, drop_right = classify_address(m.group("local"), m.group("domain"),
+                                                       in_id_header(source, m.start()))
         a, b = m.start() + drop_left, m.end() - drop_right
         if view is not None:
             a, b = view.span(a, b)

@@ -34,7 +34,7 @@ from presidio_analyzer.predefined_recognizers import (
 )
 
 from pilewright.schemas.pii_config import NER_ENTITIES, PIIConfig
-from pilewright.transforms.pii_embedded import LEFT_KEY, LEFT_SCORE, LEFT_TYPE, EmbeddedEmailRecognizer, classify_address
+from pilewright.transforms.pii_embedded import LEFT_KEY, LEFT_SCORE, LEFT_TYPE, EmbeddedEmailRecognizer, classify_address, in_id_header
 from pilewright.transforms.pii_prescreen import MIN_PLAN_PHONE_DIGITS, digit_run_regex
 
 LANGUAGE = "en"
@@ -72,6 +72,17 @@ class OfflineEmailRecognizer(EmailRecognizer):
 
     def analyze(self, text, entities, nlp_artifacts=None, regex_flags=None):  # noqa: ANN001, ANN201
         results = super().analyze(text, entities, nlp_artifacts, regex_flags)
+        kept = []
+        for r in results:
+            # validate_result could not see the header: a digits-only id inside <...> on a Message-ID or
+            # References line is an id (EmbeddedEmailRecognizer counts it as left)
+            local, _, domain = text[r.start : r.end].rpartition("@")
+            local = _URL_PARTS.split(local)[-1]
+            at = r.end - len(domain) - 1 - len(local)
+            if classify_address(local, domain, in_id_header(text, at))[0] == "message_id":
+                continue
+            kept.append(r)
+        results = kept
         for r in results:
             # the URL before the address ("host/path.asp?userid=") stays readable: start after it
             local = text[r.start : text.rfind("@", r.start, r.end)]
