@@ -161,6 +161,13 @@ def _phone_class(text: str, start: int, end: int) -> str:
         return "a range of years"
     if raw.lower().startswith("0x"):
         return "a hexadecimal number"
+    if re.fullmatch(r"\d{5}-\d{4}", raw):
+        return "a US ZIP+4 postal code"
+    if re.fullmatch(r"\d{1,2}\.\d{2,3}\.\d{3,4}\.\d{1,4}", raw):
+        return "a version string (left by the stage: not grouped as a number)"
+    groups = re.findall(r"\d+", raw)
+    if len(groups) >= 4 and sum(len(g) <= 2 for g in groups) >= 3 and not re.search(r"\d\s*-\s*\d", raw):
+        return "a row of small numbers (a table)"
     if any(k in token for k in ("http", "/", "?", "&", "%", "=")):
         return "in a URL, path or encoded token"
     if "@" in token or _ID_HEADERS.match(line) or line.startswith(("received:", "x-", "boundary", "\tboundary")):
