@@ -24,7 +24,7 @@ from pilewright.transforms.pii_actions import (
 from pilewright.transforms.pii_chunks import chunk_bounds, text_chunks
 from pilewright.transforms.pii_prescreen import Prescreen, windows
 from pilewright.transforms.pii_recognizers import RegionPhoneRecognizer, build_analyzer
-from pilewright.transforms.pii_scan import PiiScanner
+from pilewright.transforms.pii_scan import PiiScanner, left_counts, outside_message_ids, sort_results
 
 from conftest import SAMPLE_DIR
 
@@ -201,13 +201,14 @@ def test_windowed_scan_equals_analyzing_the_whole_text(scanner):
 
 def assert_scan_equals_whole_text_analysis(scanner, texts):
     analyzer, entities = scanner.bundle.analyzer, scanner.bundle.entities
+    thresholds = {e: scanner.cfg.threshold(e) for e in entities}
     for text, scan in zip(texts, scanner.scan(texts)):
-        full = [
-            Finding(r.start, r.end, r.entity_type, r.score)
-            for r in analyzer.analyze(text, "en", entities=entities)
-            if r.score >= scanner.cfg.threshold(r.entity_type)
-        ]
-        assert scan.findings == resolve(full)
+        full: list[Finding] = []
+        left: set = set()
+        sort_results(analyzer.analyze(text, "en", entities=entities), 0, thresholds, full, left)
+        findings = resolve(outside_message_ids(full, left))
+        assert scan.findings == findings
+        assert scan.left == left_counts(left, findings)
 
 
 def test_windowed_scan_equals_whole_text_analysis_on_real_email(scanner, shared_corpora):

@@ -38,6 +38,27 @@ class Redaction(typing.NamedTuple):
     left: dict[str, dict[str, int]] = {}  # as Scan.left
 
 
+def sort_results(results, offset: int, thresholds: dict[str, float], found: list[Finding],
+                 left: set[tuple[int, int, str, str]]) -> None:
+    """Presidio results of a chunk starting at ``offset``: left strings (by reason) into ``left`` (a set:
+    overlapping chunks see the same string twice), results at their threshold into ``found``."""
+    for r in results:
+        reason = (r.recognition_metadata or {}).get(LEFT_KEY)
+        if reason is not None:
+            entity = r.entity_type[len(LEFT_TYPE):] if r.entity_type.startswith(LEFT_TYPE) else r.entity_type
+            left.add((offset + r.start, offset + r.end, entity, reason))
+        elif r.score >= thresholds.get(r.entity_type, 1.1):
+            found.append(Finding(offset + r.start, offset + r.end, r.entity_type, r.score))
+
+
+def outside_message_ids(found: list[Finding], left: set[tuple[int, int, str, str]]) -> list[Finding]:
+    """Drops non-address findings inside a left message id: its digits are part of the id."""
+    ids = [(a, b) for a, b, _e, reason in left if reason == "message_id"]
+    if not ids:
+        return found
+    return [x for x in found if x.entity == "EMAIL_ADDRESS" or not any(a <= x.start and x.end <= b for a, b in ids)]
+
+
 def left_counts(left: set[tuple[int, int, str, str]], findings: Sequence[Finding]) -> dict[str, dict[str, int]]:
     """Entity -> reason -> number of distinct left strings that no finding overlaps (sorted)."""
     out: dict[str, dict[str, int]] = {}
@@ -95,22 +116,12 @@ class PiiScanner:
             )
             for (i, offset, chunk), (_text, nlp_artifacts) in zip(jobs, artifacts):
                 analyzed[i] += len(chunk)
-                for r in self._analyzer.analyze(chunk, LANGUAGE, entities=self._entities,
-                                                nlp_artifacts=nlp_artifacts):
-                    reason = (r.recognition_metadata or {}).get(LEFT_KEY)
-                    if reason is not None:
-                        # a set: overlapping chunks see the same string twice
-                        entity = r.entity_type[len(LEFT_TYPE):] if r.entity_type.startswith(LEFT_TYPE) else r.entity_type
-                        left[i].add((offset + r.start, offset + r.end, entity, reason))
-                    elif r.score >= self._thresholds.get(r.entity_type, 1.1):
-                        found[i].append(Finding(offset + r.start, offset + r.end, r.entity_type, r.score))
+                results = self._analyzer.analyze(chunk, LANGUAGE, entities=self._entities,
+                                                 nlp_artifacts=nlp_artifacts)
+                sort_results(results, offset, self._thresholds, found[i], left[i])
         out = []
         for f, kept, n in zip(found, left, analyzed):
-            # digits inside a message id are part of the id, not a phone number or card
-            ids = [(a, b) for a, b, _e, reason in kept if reason == "message_id"]
-            if ids:
-                f = [x for x in f if x.entity == "EMAIL_ADDRESS" or not any(a <= x.start and x.end <= b for a, b in ids)]
-            findings = resolve(f)
+            findings = resolve(outside_message_ids(f, kept))
             out.append(Scan(findings, n, left_counts(kept, findings)))
         return out
 
