@@ -141,3 +141,33 @@ def test_dtype_follows_vocab_size(tok_json):
     ids = big.encode("uint32 ids 😀")
     assert int(ids[:-1].min()) > 65_535
     assert big.decode(ids[:-1]) == "uint32 ids 😀"
+
+
+@pytest.mark.parametrize(
+    "tokenizer,expected",
+    [
+        ({"hf": "t.json", "model": "t.model"}, "exactly one of `train"),
+        ({"model": "t.model", "bos": True}, "apply to `hf:` tokenizers only"),
+    ],
+)
+def test_config_keys_are_exclusive(tokenizer, expected):
+    from pilewright.pipeline.config import ConfigError, parse_config
+
+    base = {"sources": [{"name": "a", "paths": ["x.jsonl"], "format": "jsonl"}]}
+    with pytest.raises(ConfigError, match=expected.replace("`", ".")):
+        parse_config({**base, "tokenizer": tokenizer})
+    with pytest.raises(ConfigError, match="use .format: both."):
+        parse_config({**base, "shards": {"format": "megatron"}})
+    assert parse_config({**base, "tokenizer": {"hf": "x"}, "shards": {"format": "both"}}).shards.format == "both"
+
+
+def test_cli_refuses_a_hub_name_in_one_line(tmp_path, capsys):
+    from pilewright.pipeline.cli import main
+
+    (tmp_path / "d.jsonl").write_text('{"id": "a", "text": "x"}\n')
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("sources: [{name: a, paths: ['d.jsonl'], format: jsonl}]\ntokenizer: {hf: meta-llama/Llama-3-8B}\n")
+    code = main(["run", "--config", str(cfg), "--output", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "'meta-llama/Llama-3-8B'" in err and "download the model's tokenizer.json first" in err
