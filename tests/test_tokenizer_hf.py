@@ -171,3 +171,20 @@ def test_cli_refuses_a_hub_name_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert "'meta-llama/Llama-3-8B'" in err and "download the model's tokenizer.json first" in err
+
+
+def test_stage_dofn_raises_a_dead_letter_reason_for_lone_surrogates(tok_json):
+    """Beam's coders cannot carry a lone surrogate between stages, so ingest refuses such records; a DoFn
+    handed one directly raises, and with_exception_handling turns that into this dead letter."""
+    from pilewright.schemas.records import Document
+    from pilewright.transforms.common import to_dead_letter
+    from pilewright.transforms.tokenize import _EncodeFn
+
+    fn = _EncodeFn({"eos_token": None, "bos_token": None, "add_bos": False})
+    ok = list(fn.process(Document(id="s/1", text="fine <|endoftext|>", source="s", domain="general"), tok_json))
+    assert ok[0].n_tokens == len(np.frombuffer(ok[0].tokens, "<u4")) and ok[0].tokens[-4:] == b"\x00\x00\x00\x00"
+    bad = Document(id="s/2", text="x\ud83d", source="s", domain="general")
+    with pytest.raises(UnencodableText) as info:
+        list(fn.process(bad, tok_json))
+    letter = to_dead_letter((bad, (type(info.value), repr(info.value), None)), stage="tokenize")
+    assert letter.error_type == "UnencodableText" and "lone_surrogate: U+D83D at character 1" in letter.error
