@@ -24,11 +24,12 @@ from pilewright.pipeline.report import write_report
 from pilewright.pipeline.stage_timing import stage_seconds
 from pilewright.pipeline.stages import curation_stages
 from pilewright.tokenizer.encode import model_info
+from pilewright.tokenizer.hf import hf_info
 from pilewright.transforms.common import METRICS_NAMESPACE, StageResult, sum_pairs
 from pilewright.transforms.ingest import ReadSources
 from pilewright.transforms.mix import MixDomains
 from pilewright.transforms.shard import WriteShards
-from pilewright.transforms.tokenize import Encode, LoadTokenizer, TrainTokenizer
+from pilewright.transforms.tokenize import Encode, LoadHFTokenizer, LoadTokenizer, TrainTokenizer
 
 # what a run writes under OUT; removed before a new run so no stale shard survives
 MANAGED_OUTPUTS = ("tokens", "documents", "rejected", "dead_letter", "audit", "tokenizer", "manifest.json")
@@ -65,13 +66,19 @@ def build_pipeline(
         docs = stage.main
 
     model_dir = FileSystems.join(out_dir, "tokenizer")
-    if cfg.tokenizer.model:
-        model = p | "LoadTokenizer" >> LoadTokenizer(cfg.tokenizer.model, model_dir)
+    hf = None
+    if cfg.tokenizer.hf:
+        hf = {"eos_token": cfg.tokenizer.eos_token, "bos_token": cfg.tokenizer.bos_token, "add_bos": cfg.tokenizer.bos}
+        model = p | "LoadTokenizer" >> LoadHFTokenizer(cfg.tokenizer.hf, model_dir)
+        tokenizer_info = model | "TokenizerInfo" >> beam.Map(lambda data: hf_info(data, **hf))
     else:
-        model = docs | "TrainTokenizer" >> TrainTokenizer(cfg.tokenizer.train, seed, model_dir)
-    tokenizer_info = model | "TokenizerInfo" >> beam.Map(model_info)
+        if cfg.tokenizer.model:
+            model = p | "LoadTokenizer" >> LoadTokenizer(cfg.tokenizer.model, model_dir)
+        else:
+            model = docs | "TrainTokenizer" >> TrainTokenizer(cfg.tokenizer.train, seed, model_dir)
+        tokenizer_info = model | "TokenizerInfo" >> beam.Map(model_info)
 
-    encode = Encode(model)
+    encode = Encode(model, hf)
     tokenized = docs | "Tokenize" >> encode
     results.append(("tokenize", tokenized))
     tokens = tokenized.main
@@ -84,7 +91,7 @@ def build_pipeline(
 
     shard_infos = shard_input | "Shard" >> WriteShards(
         out_dir, tokenizer_info, seed, cfg.shards.tokens_per_shard, cfg.shards.num_shards,
-        prekeyed=mix_report is not None,
+        prekeyed=mix_report is not None, megatron=cfg.shards.format == "both",
     )
     tokens_by = (
         tokens
@@ -184,7 +191,7 @@ def run_job(
     at the end); None runs the job without the progress channel.
     """
     out = output_dir(loaded, out_dir)
-    check_inputs_exist(loaded.resolved)
+    check_inputs_exist(loaded.resolved, loaded.written)
     options = pipeline_options(beam_args)
     # remote workers read the embedded sample from their installed package, never this machine's paths
     loaded = prepare_for_runner(loaded, beam_args, out)

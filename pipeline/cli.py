@@ -21,16 +21,17 @@ def _error(msg: str) -> int:
 
 def _user_fixable(exc: BaseException) -> Optional[str]:
     """The one-line message of an error the user can fix, raised inside the pipeline, if it is one."""
+    from pilewright.tokenizer.hf import TokenizerSourceError
     from pilewright.tokenizer.train import TokenizerTrainingError
     from pilewright.transforms.mix_plan import MixShortfallError
 
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, (TokenizerTrainingError, ConfigError, MixShortfallError)):
+        if isinstance(exc, (TokenizerTrainingError, TokenizerSourceError, ConfigError, MixShortfallError)):
             return str(exc).split(" [while running", 1)[0]
         text = str(exc)
-        for name in ("TokenizerTrainingError", "MixShortfallError"):
+        for name in ("TokenizerTrainingError", "TokenizerSourceError", "MixShortfallError"):
             if f"{name}:" in text:
                 return text.split(f"{name}:", 1)[-1].strip().splitlines()[0].split(" [while running", 1)[0]
         exc = exc.__cause__ or exc.__context__
@@ -47,7 +48,7 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
 
     try:
         loaded = load_config(args.config)
-        check_inputs_exist(loaded.resolved)
+        check_inputs_exist(loaded.resolved, loaded.written)
         pipeline_options(beam_args)  # a refused runner or setting fails here, before the run is announced
     except (ConfigError, RunnerError) as e:
         return _error(str(e))

@@ -74,6 +74,8 @@ def resolve_paths(cfg: RunConfig, base_dir: str) -> RunConfig:
     tokenizer = cfg.tokenizer
     if tokenizer.model:
         tokenizer = tokenizer.model_copy(update={"model": _resolve(tokenizer.model, base_dir)})
+    if tokenizer.hf:
+        tokenizer = tokenizer.model_copy(update={"hf": _resolve(tokenizer.hf, base_dir)})
     return cfg.model_copy(update={"sources": sources, "tokenizer": tokenizer})
 
 
@@ -103,7 +105,7 @@ def load_config(path: Optional[str] = None) -> LoadedConfig:
     return LoadedConfig(written=written, resolved=resolved, path=path)
 
 
-def check_inputs_exist(cfg: RunConfig) -> None:
+def check_inputs_exist(cfg: RunConfig, written: Optional[RunConfig] = None) -> None:
     """Fails fast, before any worker starts, when a local source pattern matches nothing.
 
     Remote patterns (gs://, s3://, ...) are left to the workers: listing them here would need
@@ -123,3 +125,13 @@ def check_inputs_exist(cfg: RunConfig) -> None:
                 )
     if cfg.tokenizer.model and not _is_remote(cfg.tokenizer.model) and not os.path.isfile(cfg.tokenizer.model):
         raise ConfigError(f"tokenizer.model: file not found: {cfg.tokenizer.model}")
+    if cfg.tokenizer.hf and not _is_remote(cfg.tokenizer.hf):
+        from pilewright.tokenizer.hf import TokenizerSourceError, hf_info, read_tokenizer_json
+
+        shown = written.tokenizer.hf if written is not None and written.tokenizer.hf else None
+        try:
+            # read and checked here so a bad file or an unknown EOS fails before any worker starts
+            hf_info(read_tokenizer_json(cfg.tokenizer.hf, shown), cfg.tokenizer.eos_token, cfg.tokenizer.bos_token,
+                    cfg.tokenizer.bos)
+        except TokenizerSourceError as e:
+            raise ConfigError(str(e)) from None

@@ -85,6 +85,9 @@ def for_remote_workers(loaded: LoadedConfig, strict: bool = True) -> LoadedConfi
     tokenizer = cfg.tokenizer
     if tokenizer.model:
         tokenizer = tokenizer.model_copy(update={"model": _remote_path(tokenizer.model, "tokenizer.model", strict)})
+    if tokenizer.hf:
+        # read by a worker (LoadHFTokenizer), like tokenizer.model
+        tokenizer = tokenizer.model_copy(update={"hf": _remote_path(tokenizer.hf, "tokenizer.hf", strict)})
     resolved = cfg.model_copy(update={"sources": sources, "tokenizer": tokenizer})
     return LoadedConfig(written=loaded.written, resolved=resolved, path=loaded.path)
 

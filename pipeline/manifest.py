@@ -21,7 +21,7 @@ MANIFEST_VERSION = 1
 
 def versions() -> dict[str, str]:
     out = {}
-    for dist in ("pilewright", "apache-beam", "pyarrow", "sentencepiece", "numpy"):
+    for dist in ("pilewright", "apache-beam", "pyarrow", "sentencepiece", "tokenizers", "numpy"):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:
@@ -48,16 +48,19 @@ def build_manifest(
         "total_docs": sum(s.n_docs for s in shards),
         "num_shards": len(shards),
         "shards": [
-            {"path": s.path, "docs": s.n_docs, "tokens": s.n_tokens, "bytes": s.n_bytes, "sha256": s.sha256}
+            {"path": s.path, "docs": s.n_docs, "tokens": s.n_tokens, "bytes": s.n_bytes, "sha256": s.sha256,
+             **({"files": json.loads(s.extra_files)} if json.loads(s.extra_files or "[]") else {})}
             for s in sorted(shards, key=lambda s: s.index)
         ],
         "tokens_by_domain": by_domain,
         "tokens_by_source": by_source,
         "tokenizer": {
-            "path": "tokenizer/tokenizer.model",
+            "path": f"tokenizer/{tokenizer.file}",
+            "kind": tokenizer.kind,
             "sha256": tokenizer.sha256,
             "vocab_size": tokenizer.vocab_size,
             "eos_id": tokenizer.eos_id,
+            "bos_id": tokenizer.bos_id,
             "token_dtype": "uint16" if tokenizer.vocab_size <= 1 << 16 else "uint32",
         },
         "seed": seed,

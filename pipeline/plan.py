@@ -31,6 +31,15 @@ GPU_PEAK_FLOPS = {
 # training time it quotes for 6.6B parameters on 64 A100s ("just under 7 days")
 PUBLISHED_TOKENS = ((2.6e9, 52e9), (6.6e9, 132e9), (13e9, 260e9), (30e9, 600e9), (65e9, 1.3e12))
 PUBLISHED_DAYS_6_6B_64_A100 = 7.0
+# the published sizing table (Thomson Reuters on SageMaker HyperPod; P4d = 8 x A100): days to train each
+# size at its Chinchilla point, per cluster size. Rows: (P4d instances, GPUs, days per PUBLISHED_TOKENS column)
+PUBLISHED_DAYS = (
+    (8, 64, (1, 6.6, 24, 125.4, 918.4)),
+    (16, 128, (0.5, 3.3, 12, 62.7, 459.2)),
+    (32, 256, (0.2, 1.7, 6, 31.3, 229.6)),
+    (55, 440, (0.1, 1, 3.5, 17.9, 164)),
+    (64, 512, (0.1, 0.9, 3, 15.7, 114.8)),
+)
 
 
 # stages whose work does not grow with the corpus (training reads a fixed-size sample)
@@ -185,6 +194,31 @@ def published_rows(mfu: float = DEFAULT_MFU) -> list[dict]:
     return rows
 
 
+def implied_mfu(params: float, tokens: float, gpus: int, days: float, peak_flops: float = GPU_PEAK_FLOPS["a100"]) -> float:
+    """The utilisation a published training time implies at 6ND FLOPs: FLOPs / (GPUs x peak x seconds)."""
+    return training_flops(params, tokens) / (gpus * peak_flops * days * SECONDS_PER_DAY)
+
+
+def published_table_rows(mfu: float = DEFAULT_MFU) -> list[dict]:
+    """Every cell of the published table beside this planner's days at ``mfu`` and the MFU the cell implies.
+
+    The published days are read as rounded to 0.1 day (a 0.1-day cell carries up to +-50%), so the small
+    models' implied MFU is uncertain; ``mfu_low``/``mfu_high`` bound it by that rounding.
+    """
+    half = 0.05
+    rows = []
+    for p4d, gpus, days_row in PUBLISHED_DAYS:
+        for (params, tokens), days in zip(PUBLISHED_TOKENS, days_row):
+            rows.append({
+                "p4d": p4d, "gpus": gpus, "params": params, "tokens": tokens, "published_days": days,
+                "days": training_days(training_flops(params, tokens), gpus, GPU_PEAK_FLOPS["a100"], mfu),
+                "mfu": implied_mfu(params, tokens, gpus, days),
+                "mfu_low": implied_mfu(params, tokens, gpus, days + half),
+                "mfu_high": implied_mfu(params, tokens, gpus, days - half) if days > half else float("inf"),
+            })
+    return rows
+
+
 def _h(n: float) -> str:
     """Human figure: 1.3T, 132B, 45.2M."""
     for unit, div in (("T", 1e12), ("B", 1e9), ("M", 1e6), ("K", 1e3)):
@@ -195,12 +229,19 @@ def _h(n: float) -> str:
 
 
 def plan_lines(params: float, tokens_per_param: float, shares: Mapping[str, float], gpus: int, gpu: str,
-               mfu: float, facts: Optional[RunFacts] = None, max_epochs: int = 4) -> list[str]:
-    """The planner's report, one line per list item."""
-    tokens = tokens_for(params, tokens_per_param)
+               mfu: float, facts: Optional[RunFacts] = None, max_epochs: int = 4,
+               extra_tokens: Optional[int] = None) -> list[str]:
+    """The planner's report, one line per list item. ``extra_tokens``: continued pretraining of a base model
+    of ``params`` parameters on that many more tokens (instead of params x tokens_per_param from scratch)."""
+    if extra_tokens is not None:
+        tokens = int(extra_tokens)
+        head = (f"continued pretraining: base model of {_h(params)} parameters + {tokens:,} extra tokens "
+                f"({_h(tokens)}, {tokens / params:.2f} per parameter)")
+    else:
+        tokens = tokens_for(params, tokens_per_param)
+        head = f"model: {_h(params)} parameters x {tokens_per_param:g} tokens/parameter = {tokens:,} tokens ({_h(tokens)})"
     by_domain = split_by_domain(tokens, shares)
-    lines = [f"model: {_h(params)} parameters x {tokens_per_param:g} tokens/parameter = {tokens:,} tokens ({_h(tokens)})",
-             "", f"{'domain':<12} {'share':>6} {'tokens':>20}"]
+    lines = [head, "", f"{'domain':<12} {'share':>6} {'tokens':>20}"]
     for d, t in by_domain.items():
         lines.append(f"{d:<12} {shares[d]:>6.3f} {t:>20,}")
     if facts is not None:
@@ -230,18 +271,39 @@ def plan_lines(params: float, tokens_per_param: float, shares: Mapping[str, floa
     days = training_days(flops, gpus, peak, mfu)
     lines += ["", f"training compute: 6 x {params:.3g} params x {tokens:.3g} tokens = {flops:.3g} FLOPs",
               f"on {gpus} x {gpu.upper()} ({peak / 1e12:.0f} TFLOPS dense bf16 peak each) at MFU {mfu:g}: "
-              f"{days:,.2f} days ({days * 24 * gpus:,.0f} GPU-hours)"]
+              f"{days:,.2f} days ({days * 24 * gpus:,.0f} GPU-hours, {days * gpus:,.1f} GPU-days)"]
     return lines
 
 
 def published_lines(mfu: float) -> list[str]:
-    lines = [f"{'params':>7} {'tokens (this)':>14} {'tokens (published)':>19} {'days, 64 A100 (this)':>21} {'(published)':>12}"]
-    for r in published_rows(mfu):
-        pub_days = f"< {r['published_days']:g}" if r["published_days"] else ""
-        lines.append(f"{_h(r['params']):>7} {_h(r['tokens']):>14} {_h(r['published_tokens']):>19} "
-                     f"{r['days_64_a100']:>21.2f} {pub_days:>12}")
-    lines.append(f"(6 x N x D FLOPs; A100 {GPU_PEAK_FLOPS['a100'] / 1e12:.0f} TFLOPS dense bf16 peak; MFU {mfu:g})")
+    """Every published cell beside this planner's estimate and the MFU the cell implies, then the spread of
+    implied MFU per model size: the cells do not share one utilisation, and this shows by how much."""
+    lines = ["published sizing table (SageMaker HyperPod, P4d = 8 x A100) vs this planner "
+             f"(6ND FLOPs, A100 {GPU_PEAK_FLOPS['a100'] / 1e12:.0f} TFLOPS dense bf16 peak, MFU {mfu:g}):",
+             f"{'P4d':>4} {'GPUs':>5} {'params':>7} {'tokens':>7} {'published d':>12} {'this d':>9} "
+             f"{'implied MFU':>12}  {'(rounding range)':>17}"]
+    rows = published_table_rows(mfu)
+    for r in rows:
+        high = "inf" if r["mfu_high"] == float("inf") else f"{r['mfu_high']:.2f}"
+        lines.append(f"{r['p4d']:>4} {r['gpus']:>5} {_h(r['params']):>7} {_h(r['tokens']):>7} "
+                     f"{r['published_days']:>12g} {r['days']:>9.2f} {r['mfu']:>12.2f}  "
+                     f"{r['mfu_low']:.2f}-{high:<5}".rstrip())
+    lines += ["", "implied MFU by model size (min - max over the five cluster sizes):"]
+    for params, tokens in PUBLISHED_TOKENS:
+        ms = [r["mfu"] for r in rows if r["params"] == params]
+        lines.append(f"{_h(params):>7}: {min(ms):.2f} - {max(ms):.2f}")
+    lines.append("(rounding range: the MFU if the published day count was rounded to 0.1 day; loose for the "
+                 "0.1-0.5 day cells)")
     return lines
+
+
+def continued_shares(replay: float, domain: str, replay_domain: str) -> dict[str, float]:
+    """{domain: 1 - replay, replay_domain: replay}: the continued-pretraining split of the extra tokens."""
+    if not 0 <= replay < 1:
+        raise PlanError(f"--replay must be in [0, 1) (got {replay:g})")
+    if domain == replay_domain:
+        raise PlanError("--domain-name and --replay-domain must differ")
+    return {domain: 1.0 - replay, replay_domain: replay} if replay else {domain: 1.0}
 
 
 def add_parser(subparsers) -> argparse.ArgumentParser:
@@ -263,6 +325,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     plan.add_argument("--gpu", choices=sorted(GPU_PEAK_FLOPS), default=DEFAULT_GPU, help="GPU type (default: a100)")
     plan.add_argument("--mfu", type=float, default=DEFAULT_MFU,
                       help="model FLOPs utilization, 0-1 (default: %(default)g)")
+    plan.add_argument("--extra-tokens", type=float,
+                      help="continued pretraining: tokens to train the base model (--params) on, e.g. 50e9")
+    plan.add_argument("--replay", type=float, help="continued pretraining: share of the extra tokens that is "
+                      "general replay text (e.g. 0.25); the rest is the domain's")
+    plan.add_argument("--domain-name", default="domain", help="label of the domain part (default: %(default)s); "
+                      "use the run's domain name with --from-run to get its yield")
+    plan.add_argument("--replay-domain", default="general", help="label of the replay part (default: %(default)s)")
     plan.add_argument("--published", action="store_true",
                       help="print this planner next to the published sizing table and exit")
     plan.set_defaults(func=run)
@@ -285,12 +354,19 @@ def run(args: argparse.Namespace) -> int:
         return fail("--gpus, --tokens-per-param and --max-epochs must be positive")
     try:
         facts = read_run(args.from_run) if args.from_run else None
-        if args.domains:
+        if args.extra_tokens is not None and args.extra_tokens <= 0:
+            raise PlanError("--extra-tokens must be positive, e.g. --extra-tokens 50e9")
+        if args.replay is not None and args.domains:
+            raise PlanError("give --replay (domain/replay split) or --domains, not both")
+        if args.replay is not None:
+            shares = continued_shares(args.replay, args.domain_name, args.replay_domain)
+        elif args.domains:
             shares = parse_domains(args.domains)
         else:
             shares = dict(facts.mix_domains) if facts is not None and facts.mix_domains else dict(DEFAULT_DOMAINS)
     except PlanError as e:
         return fail(str(e))
     print("\n".join(plan_lines(args.params, args.tokens_per_param, shares, args.gpus, args.gpu, args.mfu,
-                               facts, args.max_epochs)))
+                               facts, args.max_epochs,
+                               int(args.extra_tokens) if args.extra_tokens is not None else None)))
     return 0

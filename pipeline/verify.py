@@ -6,6 +6,10 @@ tokenizer; checks the manifest's totals add up; and checks the audit's funnel: f
 ``in == kept + rejected + dead letters``, each stage's input is the previous stage's output, and the rows of
 OUT/rejected, OUT/dead_letter and OUT/documents match the audit's counts.
 
+Megatron files listed beside a shard (``files`` in its manifest entry) are checked too: sha256 and size,
+a readable index, and the same documents with the same tokens in the same order as the Arrow shard, with
+one provenance line per document naming the same doc_id.
+
 Shards are streamed (memory-mapped locally, one record batch at a time), so verifying costs one read of
 the shards, not their size in memory.
 """
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Optional
@@ -162,9 +167,68 @@ def verify_shards(out_dir: str, manifest: dict, result: VerifyResult) -> None:
             result.add(f"{rel}: holds {docs:,} documents, manifest says {entry.get('docs'):,}")
         if tokens != entry.get("tokens"):
             result.add(f"{rel}: holds {tokens:,} tokens, manifest says {entry.get('tokens'):,}")
+        if entry.get("files"):
+            verify_megatron(out_dir, entry, reader, result)
         result.shards += 1
         result.documents += docs
         result.tokens += tokens
+
+
+def _read_bytes(path: str) -> bytes:
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        return f.read()
+
+
+def verify_megatron(out_dir: str, entry: dict, arrow: pa.ipc.RecordBatchFileReader, result: VerifyResult) -> None:
+    """The shard's Megatron .bin/.idx and provenance sidecar hold exactly the Arrow shard's rows."""
+    from pilewright.tokenizer.megatron import MegatronFormatError, iter_megatron_documents, read_provenance
+
+    by_suffix: dict[str, str] = {}
+    for f in entry["files"]:
+        rel = f["path"]
+        path = out_path(out_dir, rel)
+        if not FileSystems.exists(path):
+            result.add(f"{rel}: listed in manifest.json but missing")
+            continue
+        sha, size = file_sha256(path)
+        if size != f.get("bytes") or sha != f.get("sha256"):
+            result.add(f"{rel}: {size:,} bytes, sha256 {sha[:12]}...; the manifest says {f.get('bytes')} bytes, "
+                       f"{str(f.get('sha256'))[:12]}...")
+        for suffix in (".provenance.jsonl", ".bin", ".idx"):
+            if rel.endswith(suffix):
+                by_suffix[suffix] = path
+                break
+    if set(by_suffix) != {".bin", ".idx", ".provenance.jsonl"}:
+        return
+    name = entry["path"].rsplit(".", 1)[0]
+    bin_path = by_suffix[".bin"]
+    bin_data = np.memmap(bin_path, mode="r") if _is_local(bin_path) and os.path.getsize(bin_path) else _read_bytes(bin_path)
+    try:
+        docs = iter_megatron_documents(bin_data, _read_bytes(by_suffix[".idx"]))
+        prov = read_provenance(_read_bytes(by_suffix[".provenance.jsonl"]))
+        row = 0
+        for i in range(arrow.num_record_batches):
+            batch = arrow.get_batch(i)
+            col = batch.column(batch.schema.get_field_index("tokens"))
+            ids = batch.column(batch.schema.get_field_index("doc_id")).to_pylist()
+            offsets = col.offsets.to_numpy()
+            values = col.values.to_numpy(zero_copy_only=False)
+            for j, doc_id in enumerate(ids):
+                got = next(docs, None)
+                if got is None:
+                    result.add(f"{name}.bin: ends after {row:,} documents; the Arrow shard has more")
+                    return
+                if not np.array_equal(got, values[offsets[j]:offsets[j + 1]]):
+                    result.add(f"{name}.bin: document {row} ({doc_id!r}) differs from the Arrow shard's row")
+                    return
+                if row >= len(prov) or prov[row].get("doc_id") != doc_id:
+                    result.add(f"{name}.provenance.jsonl: line {row + 1} does not name {doc_id!r}")
+                    return
+                row += 1
+        if next(docs, None) is not None or len(prov) != row:
+            result.add(f"{name}: Megatron files hold more documents than the Arrow shard's {row:,}")
+    except MegatronFormatError as e:
+        result.add(f"{name}.idx: not a readable Megatron index ({e})")
 
 
 def verify_funnel(audit: dict, result: VerifyResult) -> None:

@@ -98,23 +98,45 @@ class TokenizerTrainConfig(Frozen):
 
 
 class TokenizerConfig(Frozen):
-    """Exactly one of ``train`` (train on the curated documents) or ``model`` (an existing file)."""
+    """Exactly one of ``train`` (train on the curated documents), ``model`` (an existing sentencepiece
+    file) or ``hf`` (a Hugging Face tokenizer.json, or the folder holding one: the base model's own)."""
 
     train: Optional[TokenizerTrainConfig] = None
     model: Optional[str] = None
+    hf: Optional[str] = None
+    # hf only: start every document with BOS; the special tokens used for EOS/BOS when the tokenizer's
+    # own cannot be recognised (None: found among its special tokens)
+    bos: bool = False
+    eos_token: Optional[str] = None
+    bos_token: Optional[str] = None
 
     @model_validator(mode="after")
     def _one_of(self) -> "TokenizerConfig":
-        if (self.train is None) == (self.model is None):
-            raise ValueError("give exactly one of `train: {...}` or `model: path/to/tokenizer.model`")
+        if sum(x is not None for x in (self.train, self.model, self.hf)) != 1:
+            raise ValueError(
+                "give exactly one of `train: {...}`, `model: path/to/tokenizer.model` or `hf: path/to/tokenizer.json`"
+            )
+        if self.hf is None and (self.bos or self.eos_token is not None or self.bos_token is not None):
+            raise ValueError("`bos`, `eos_token` and `bos_token` apply to `hf:` tokenizers only")
         return self
 
 
 class ShardsConfig(Frozen):
-    """Exactly one of ``tokens_per_shard`` or ``num_shards``."""
+    """Exactly one of ``tokens_per_shard`` or ``num_shards``; ``format: both`` adds Megatron .bin/.idx."""
 
     tokens_per_shard: Optional[int] = Field(default=None, gt=0)
     num_shards: Optional[int] = Field(default=None, gt=0)
+    # the Arrow shard is always written: it carries each row's provenance and is what `audit --verify`
+    # and iter_sequences read; `both` writes the same documents in the same order as Megatron files beside it
+    format: Literal["arrow", "both"] = "arrow"
+
+    @field_validator("format", mode="before")
+    @classmethod
+    def _megatron_alone(cls, v: object) -> object:
+        if v == "megatron":
+            raise ValueError("Arrow shards are always written (they hold each document's provenance); use "
+                             "`format: both` to write Megatron .bin/.idx beside them")
+        return v
 
     @model_validator(mode="after")
     def _one_of(self) -> "ShardsConfig":

@@ -85,6 +85,9 @@ class ShardInfo(typing.NamedTuple):
     n_tokens: int
     sha256: str
     n_bytes: int
+    # JSON list of the shard's other files ({"suffix", "path", "sha256", "bytes"}): the Megatron .bin/.idx
+    # and provenance sidecar when configured; "[]" otherwise
+    extra_files: str = "[]"
 
 
 RECORD_TYPES = (Document, RejectedDocument, DeadLetter, TokenizedDocument, ShardInfo)

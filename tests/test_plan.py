@@ -128,3 +128,41 @@ def test_cli_plan_errors_are_one_line(tmp_path, capsys):
     assert main(["plan"]) == 2
     assert main(["plan", "--published"]) == 0
     assert "1.3T" in capsys.readouterr().out
+
+
+def test_published_table_every_cell_with_its_implied_mfu(capsys):
+    from pilewright.pipeline.plan import PUBLISHED_DAYS, implied_mfu, published_table_rows
+
+    rows = published_table_rows()
+    assert len(rows) == 25 == sum(len(d) for _p, _g, d in PUBLISHED_DAYS)
+    # a cell's implied MFU reproduces its published days through the planner's own formula
+    for r in rows:
+        days = training_days(training_flops(r["params"], r["tokens"]), r["gpus"], GPU_PEAK_FLOPS["a100"], r["mfu"])
+        assert days == pytest.approx(r["published_days"])
+        assert r["mfu_low"] <= r["mfu"] <= r["mfu_high"]
+    # checked by hand: 6 x 6.6e9 x 132e9 / (64 x 312e12 x 6.6 x 86400) = 0.459
+    assert implied_mfu(6.6e9, 132e9, 64, 6.6) == pytest.approx(0.459, abs=1e-3)
+    mfu_65b = [r["mfu"] for r in rows if r["params"] == 65e9]
+    mfu_13b = [r["mfu"] for r in rows if r["params"] == 13e9]
+    assert max(mfu_65b) < 0.35 < 0.45 < min(mfu_13b)
+    assert main(["plan", "--published"]) == 0
+    out = capsys.readouterr().out
+    assert "  55   440     65B    1.3T          164    106.86         0.26" in out
+    assert "65B: 0.26 - 0.32" in out
+
+
+def test_continued_pretraining_split_raw_text_and_gpu_days(tmp_path, capsys):
+    (tmp_path / "audit").mkdir()
+    (tmp_path / "audit" / "audit.json").write_text(json.dumps(_audit({"ingest": 2.0, "tokenize": 6.0})))
+    args = ["plan", "--params", "8e9", "--extra-tokens", "40e9", "--replay", "0.25", "--domain-name", "finance",
+            "--from-run", str(tmp_path), "--gpus", "64"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "base model of 8B parameters + 40,000,000,000 extra tokens (40B, 5.00 per parameter)" in out
+    assert "finance       0.750       30,000,000,000" in out and "general       0.250       10,000,000,000" in out
+    # finance yields 250 tokens per 1,000 raw chars: 30B tokens need 120B chars; general 0.2: 10B need 50B
+    assert "finance           0.2500            120B" in out and "general           0.2000             50B" in out
+    days = training_days(training_flops(8e9, 40e9), 64, GPU_PEAK_FLOPS["a100"], DEFAULT_MFU)
+    assert f"at MFU 0.4: {days:,.2f} days" in out and f"{days * 64:,.1f} GPU-days" in out
+    assert main(["plan", "--params", "8e9", "--extra-tokens", "1e9", "--replay", "1.5"]) == 2
+    assert "--replay must be in [0, 1)" in capsys.readouterr().err

@@ -87,3 +87,41 @@ def test_shard_round_trip_and_sequences(tmp_path, encoder):
     assert all(len(s) == 4 for s in seqs) and len(seqs) == total // 4
     flat = np.concatenate([t for _i, _s, t in docs])
     assert np.array_equal(np.concatenate(seqs), flat[: len(seqs) * 4])
+
+
+def _write_shards(tmp_path, doc_lengths: list[list[int]], dtype_vocab: int = 1000) -> list:
+    paths = []
+    n = 0
+    for s, lengths in enumerate(doc_lengths):
+        rows = []
+        for length in lengths:
+            tokens = (np.arange(n, n + length) % (dtype_vocab - 1)).astype("<u4")
+            n += length
+            rows.append(ShardRow(f"d{n}", "s", "general", tokens.tobytes()))
+        path = tmp_path / f"part-{s:05d}.arrow"
+        path.write_bytes(shard_bytes(rows, dtype_vocab, "x", 0))
+        paths.append(path)
+    return paths
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    doc_lengths=st.lists(st.lists(st.integers(1, 30), max_size=8), min_size=1, max_size=4),
+    seq_len=st.integers(1, 25),
+    cut=st.integers(0, 60),
+    drop_last=st.booleans(),
+)
+def test_resumed_sequences_continue_exactly(tmp_path_factory, doc_lengths, seq_len, cut, drop_last):
+    from pilewright.tokenizer.shards import Position
+
+    paths = _write_shards(tmp_path_factory.mktemp("seq"), doc_lengths)
+    full = list(iter_sequences(paths, seq_len, drop_last=drop_last, with_position=True))
+    flat = np.concatenate([t for _i, _s, t in iter_documents(paths)] or [np.empty(0, np.uint16)])
+    # packing: the sequences are the concatenated tokens, cut every seq_len
+    assert np.array_equal(np.concatenate([s for s, _p in full] or [np.empty(0, np.uint16)]),
+                          flat if not drop_last else flat[: len(flat) // seq_len * seq_len])
+    cut = min(cut, len(full))
+    start = Position.from_dict(full[cut - 1][1].to_dict()) if cut else None
+    resumed = list(iter_sequences(paths, seq_len, drop_last=drop_last, start=start))
+    assert len(resumed) == len(full) - cut
+    assert all(np.array_equal(a, b) for a, (b, _p) in zip(resumed, full[cut:]))

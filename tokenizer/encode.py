@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import sentencepiece as spm
@@ -17,6 +18,10 @@ class TokenizerInfo:
     sha256: str
     vocab_size: int
     eos_id: int
+    # the id every row starts with, or None; sentencepiece runs never add one
+    bos_id: Optional[int] = None
+    kind: str = "sentencepiece"  # or "hf"
+    file: str = "tokenizer.model"  # its name under OUT/tokenizer/
 
 
 def model_info(model_bytes: bytes) -> TokenizerInfo:

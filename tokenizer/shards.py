@@ -9,7 +9,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, Optional, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -92,22 +92,79 @@ def iter_documents(paths: Sequence[str | Path]) -> Iterator[tuple[str, str, np.n
                 yield doc_id, sources[i], values[offsets[i] : offsets[i + 1]]
 
 
-def iter_sequences(paths: Sequence[str | Path], seq_len: int, drop_last: bool = True) -> Iterator[np.ndarray]:
+@dataclass(frozen=True)
+class Position:
+    """Where packed reading resumes: token ``offset`` of row ``row`` of shard ``shard`` (indices into the
+    shard list given to ``iter_sequences``). Save it with the training checkpoint; JSON-friendly."""
+
+    shard: int = 0
+    row: int = 0
+    offset: int = 0
+
+    def to_dict(self) -> dict:
+        return {"shard": self.shard, "row": self.row, "offset": self.offset}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Position":
+        return cls(int(d["shard"]), int(d["row"]), int(d["offset"]))
+
+
+def _rows_from(path: str | Path, first_row: int) -> Iterator[tuple[int, np.ndarray]]:
+    """(row index, tokens) of one shard from ``first_row`` on; batches before it are skipped unread."""
+    table = open_shard(path)
+    row0 = 0
+    for batch in table.to_batches():
+        n = len(batch)
+        if row0 + n <= first_row:
+            row0 += n
+            continue
+        tok = batch.column(3)
+        offsets = tok.offsets.to_numpy()
+        values = tok.values.to_numpy(zero_copy_only=True)
+        for i in range(max(0, first_row - row0), n):
+            yield row0 + i, values[offsets[i] : offsets[i + 1]]
+        row0 += n
+
+
+def iter_sequences(
+    paths: Sequence[str | Path],
+    seq_len: int,
+    drop_last: bool = True,
+    start: Optional[Position] = None,
+    with_position: bool = False,
+) -> Iterator:
     """Fixed-length training sequences: documents (each ending in EOS) concatenated and cut every
-    ``seq_len`` tokens, the usual packing for pretraining."""
+    ``seq_len`` tokens, the usual packing for pretraining.
+
+    ``with_position``: yield ``(sequence, position)`` where ``position`` is where the next sequence starts;
+    a reader restarted with ``start=position`` (same paths, same ``seq_len``) yields exactly the sequences
+    that would have followed, so a restarted training job neither repeats nor skips data.
+    """
     if seq_len <= 0:
         raise ValueError("seq_len must be positive")
-    buf: list[np.ndarray] = []
-    have = 0
-    for _doc_id, _source, tokens in iter_documents(paths):
-        buf.append(tokens)
-        have += len(tokens)
-        if have >= seq_len:
-            flat = np.concatenate(buf)
-            n_full = len(flat) // seq_len
-            for i in range(n_full):
-                yield flat[i * seq_len : (i + 1) * seq_len]
-            rest = flat[n_full * seq_len :]
-            buf, have = ([rest], len(rest)) if len(rest) else ([], 0)
-    if buf and not drop_last:
-        yield np.concatenate(buf)
+    pos = start or Position()
+    buf: Optional[np.ndarray] = None
+    fill = 0
+    for shard_i in range(pos.shard, len(paths)):
+        first_row = pos.row if shard_i == pos.shard else 0
+        for row_i, tokens in _rows_from(paths[shard_i], first_row):
+            if buf is None:
+                buf = np.empty(seq_len, dtype=tokens.dtype)
+            off = pos.offset if (shard_i, row_i) == (pos.shard, pos.row) else 0
+            n = len(tokens)
+            while off < n:
+                take = min(seq_len - fill, n - off)
+                buf[fill : fill + take] = tokens[off : off + take]
+                fill += take
+                off += take
+                if fill == seq_len:
+                    seq = buf.copy()
+                    fill = 0
+                    if with_position:
+                        nxt = Position(shard_i, row_i, off) if off < n else Position(shard_i, row_i + 1, 0)
+                        yield seq, nxt
+                    else:
+                        yield seq
+    if fill and not drop_last:
+        seq = buf[:fill].copy()
+        yield (seq, Position(len(paths), 0, 0)) if with_position else seq

@@ -8,6 +8,7 @@ of the corpus, and shard sizes differ by at most about one cell. Within a shard 
 """
 from __future__ import annotations
 
+import json
 import math
 from typing import Iterable, Optional, Tuple
 
@@ -17,6 +18,8 @@ from apache_beam.io.filesystems import FileSystems
 
 from pilewright.schemas.records import ShardInfo, TokenizedDocument
 from pilewright.tokenizer.encode import TokenizerInfo
+from pilewright.tokenizer.megatron import SUFFIXES as MEGATRON_SUFFIXES
+from pilewright.tokenizer.megatron import megatron_bytes, provenance_bytes
 from pilewright.tokenizer.shards import ShardRow, sha256_hex, shard_bytes
 from pilewright.transforms.common import count, distribution, stable_hash64
 
@@ -61,8 +64,14 @@ def temp_shard_path(out_dir: str, index: int) -> str:
     return FileSystems.join(out_dir, "tokens", ".tmp", f"shard-{index:05d}.arrow")
 
 
-def final_shard_name(index: int, n_shards: int) -> str:
-    return f"tokens/part-{index:05d}-of-{n_shards:05d}.arrow"
+def final_shard_name(index: int, n_shards: int, suffix: str = ".arrow") -> str:
+    return f"tokens/part-{index:05d}-of-{n_shards:05d}{suffix}"
+
+
+def _write(path: str, data: bytes) -> dict:
+    with FileSystems.create(path) as f:
+        f.write(data)
+    return {"path": path, "sha256": sha256_hex(data), "bytes": len(data)}
 
 
 class _PlaceFn(beam.DoFn):
@@ -87,9 +96,10 @@ class _PlaceFn(beam.DoFn):
 class _WriteShardFn(beam.DoFn):
     """(shard, [(key, doc)]) -> ShardInfo; writes the shard to a temp path (renamed at finalize)."""
 
-    def __init__(self, out_dir: str):
+    def __init__(self, out_dir: str, megatron: bool = False):
         super().__init__()
         self._out_dir = out_dir
+        self._megatron = megatron
 
     def process(self, item, info: TokenizerInfo) -> Iterable[ShardInfo]:
         index, keyed = item
@@ -100,10 +110,18 @@ class _WriteShardFn(beam.DoFn):
         # a retried bundle rewrites the same bytes to the same temp path: nothing duplicates
         with FileSystems.create(path) as f:
             f.write(data)
+        extra = []
+        if self._megatron:
+            # same rows, same order as the Arrow shard: row i of the shard is document i of the .bin
+            arrays = [np.frombuffer(r.tokens, dtype="<u4") for r in rows]
+            bin_data, idx_data = megatron_bytes(arrays, info.vocab_size)
+            prov = provenance_bytes([(r.doc_id, r.source, r.domain) for r in rows])
+            for suffix, blob in zip(MEGATRON_SUFFIXES, (bin_data, idx_data, prov)):
+                extra.append({"suffix": suffix, **_write(path[: -len(".arrow")] + suffix, blob)})
         n_tokens = sum(d.n_tokens for _k, d in rows_sorted)
         distribution(STAGE, "shard_tokens", n_tokens)
         count(STAGE, "written")
-        yield ShardInfo(index, path, len(rows), n_tokens, sha256_hex(data), len(data))
+        yield ShardInfo(index, path, len(rows), n_tokens, sha256_hex(data), len(data), json.dumps(extra))
 
 
 def finalize_shards(infos: list[ShardInfo], out_dir: str) -> list[ShardInfo]:
@@ -121,7 +139,16 @@ def finalize_shards(infos: list[ShardInfo], out_dir: str) -> list[ShardInfo]:
             if FileSystems.exists(dest):
                 FileSystems.delete([dest])
             FileSystems.rename([info.path], [dest])
-        final.append(info._replace(index=new_index, path=rel))
+        extras = []
+        for extra in json.loads(info.extra_files):
+            extra_rel = final_shard_name(new_index, total, extra["suffix"])
+            extra_dest = FileSystems.join(out_dir, extra_rel)
+            if FileSystems.exists(extra["path"]):
+                if FileSystems.exists(extra_dest):
+                    FileSystems.delete([extra_dest])
+                FileSystems.rename([extra["path"]], [extra_dest])
+            extras.append({"path": extra_rel, "bytes": extra["bytes"], "sha256": extra["sha256"]})
+        final.append(info._replace(index=new_index, path=rel, extra_files=json.dumps(extras)))
     tmp_dir = FileSystems.join(out_dir, "tokens", ".tmp")
     try:
         if FileSystems.exists(tmp_dir):
@@ -148,8 +175,10 @@ class WriteShards(beam.PTransform):
         tokens_per_shard: Optional[int],
         num_shards: Optional[int],
         prekeyed: bool = False,
+        megatron: bool = False,
     ):
         super().__init__()
+        self._megatron = megatron
         # prekeyed: the input is (order key in [0, 2**63), doc) pairs, e.g. the mix stage's stratified keys
         self._prekeyed = prekeyed
         self._out_dir = out_dir
@@ -185,5 +214,5 @@ class WriteShards(beam.PTransform):
             )
             .with_output_types(Tuple[int, Tuple[int, TokenizedDocument]])
             | "GroupByShard" >> beam.GroupByKey()
-            | "Write" >> beam.ParDo(_WriteShardFn(self._out_dir), info=beam.pvalue.AsSingleton(self._info))
+            | "Write" >> beam.ParDo(_WriteShardFn(self._out_dir, self._megatron), info=beam.pvalue.AsSingleton(self._info))
         )

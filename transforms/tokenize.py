@@ -1,4 +1,5 @@
-"""Tokenize stage: train (once per run) or load a sentencepiece model, then encode every document."""
+"""Tokenize stage: train (once per run) or load a sentencepiece model, or load a Hugging Face
+tokenizer.json, then encode every document."""
 from __future__ import annotations
 
 from typing import Iterable, Optional
@@ -9,6 +10,7 @@ from apache_beam.io.filesystems import FileSystems
 from pilewright.schemas.config import TokenizerTrainConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument, TokenizedDocument
 from pilewright.tokenizer.encode import Encoder
+from pilewright.tokenizer.hf import TOKENIZER_FILE, HFEncoder, read_tokenizer_json
 from pilewright.tokenizer.train import train_bpe
 from pilewright.transforms.common import StageResult, count, distribution, stable_hash64, to_dead_letter
 
@@ -97,17 +99,46 @@ class LoadTokenizer(beam.PTransform):
         )
 
 
-class _EncodeFn(beam.DoFn):
-    """Thin shell over ``Encoder``; the model is built once per worker from the side input."""
+def _write_hf(data: bytes, model_dir: str) -> bytes:
+    with FileSystems.create(FileSystems.join(model_dir, TOKENIZER_FILE)) as f:
+        f.write(data)
+    return data
 
-    def __init__(self):
+
+class LoadHFTokenizer(beam.PTransform):
+    """PBegin -> one element: the bytes of a Hugging Face tokenizer.json (a file, or the folder holding
+    one, on any Beam filesystem), copied into ``model_dir``. Never downloads from a model hub."""
+
+    def __init__(self, path: str, model_dir: str):
         super().__init__()
-        self._encoder: Optional[Encoder] = None
+        self._path = path
+        self._model_dir = model_dir
+
+    def expand(self, pbegin) -> beam.PCollection:
+        return (
+            pbegin
+            | "TokenizerPath" >> beam.Create([self._path])
+            | "Read" >> beam.Map(read_tokenizer_json)
+            | "WriteTokenizer" >> beam.Map(_write_hf, self._model_dir)
+        )
+
+
+class _EncodeFn(beam.DoFn):
+    """Thin shell over ``Encoder`` / ``HFEncoder``; the model is built once per worker from the side input.
+
+    ``hf``: None for sentencepiece, else the HFEncoder options (eos_token, bos_token, add_bos). A document
+    the tokenizer cannot take (lone surrogates) raises ``UnencodableText`` and becomes a dead letter.
+    """
+
+    def __init__(self, hf: Optional[dict] = None):
+        super().__init__()
+        self._hf = hf
+        self._encoder = None
 
     def process(self, doc: Document, model: bytes) -> Iterable:
         # side inputs are not available in setup(); the model is built on first use and kept
         if self._encoder is None:
-            self._encoder = Encoder(model)
+            self._encoder = HFEncoder(model, **self._hf) if self._hf is not None else Encoder(model)
         tokens = self._encoder.encode(doc.text)
         n = int(tokens.shape[0])
         yield TokenizedDocument(
@@ -125,14 +156,15 @@ class Encode(beam.PTransform):
     Counters: ``tokenize/kept``, distribution ``tokenize/doc_tokens``. Deterministic; no shuffle.
     """
 
-    def __init__(self, model: beam.PCollection):
+    def __init__(self, model: beam.PCollection, hf: Optional[dict] = None):
         super().__init__()
         self._model = model
+        self._hf = hf
         self.annotated: Optional[beam.PCollection] = None
 
     def expand(self, docs: beam.PCollection) -> StageResult:
         outs = docs | "Encode" >> beam.ParDo(
-            _EncodeFn(), model=beam.pvalue.AsSingleton(self._model)
+            _EncodeFn(self._hf), model=beam.pvalue.AsSingleton(self._model)
         ).with_exception_handling(main_tag="tokens", dead_letter_tag="failed")
         self.annotated = outs["annotated"] | "TypeAnnotated" >> beam.Map(lambda d: d).with_output_types(Document)
         errors = outs["failed"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(
