@@ -56,7 +56,8 @@ class RunSection(Frozen):
 class SourceConfig(Frozen):
     name: str
     paths: list[str] = Field(min_length=1)
-    format: Literal["jsonl", "parquet", "text"]
+    # warc: HTML of `response` records (run `extract` to get main text); wet: `conversion` records
+    format: Literal["jsonl", "parquet", "text", "warc", "wet"]
     domain: str = "general"
     text_field: str = "text"
     # None: ids are derived from source name, file and record offset

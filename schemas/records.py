@@ -34,6 +34,10 @@ class Document(typing.NamedTuple):
     # PII entity type -> number redacted; never the values
     pii_counts: Optional[Mapping[str, int]] = None
     n_tokens: Optional[int] = None
+    # web sources (formats warc/wet): the WARC-Date of the capture (ISO 8601) and the payload's media type
+    # without parameters ("text/html"); None for other formats. `extract` works on HTML types only.
+    crawl_date: Optional[str] = None
+    content_type: Optional[str] = None
 
 
 class RejectedDocument(typing.NamedTuple):
