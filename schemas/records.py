@@ -13,6 +13,10 @@ from typing import Mapping, Optional
 import apache_beam as beam
 
 
+# Document.content_type values whose text is HTML: what ingest (format warc) keeps and `extract` works on
+HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml+html"})
+
+
 class Document(typing.NamedTuple):
     """One curated text and the annotations the stages add to it.
 

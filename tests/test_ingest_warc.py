@@ -17,7 +17,8 @@ from pilewright.schemas.config import SourceConfig
 from pilewright.schemas.records import DeadLetter, Document
 from pilewright.transforms.ingest import ReadSources
 from pilewright.transforms.ingest_read import Rejection, SourceSpec, read_file
-from pilewright.transforms.ingest_warc import Skip, decode_html
+from pilewright.transforms.ingest_read import Skip
+from pilewright.transforms.ingest_warc import decode_html
 
 WARC = SourceSpec(name="cc", domain="web", format="warc")
 WET = SourceSpec(name="cc", domain="web", format="wet")

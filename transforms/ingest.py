@@ -19,6 +19,7 @@ from pilewright.transforms.common import StageResult, count, reject
 from pilewright.transforms.ingest_read import (
     STAGE,
     Rejection,
+    Skip,
     SourceSpec,
     dead_letter,
     read_file,
@@ -71,7 +72,7 @@ class _ReadFileFn(beam.DoFn):
                     if isinstance(result, Document):
                         count(STAGE, "kept")
                         yield result
-                    elif type(result).__name__ == "Skip":
+                    elif isinstance(result, Skip):
                         # a WARC record that is by design not a document (request, image, ...): counted
                         # from the data (a (source, reason) pair) so the audit accounts for every record
                         count(STAGE, "skipped", result.reason)

@@ -41,7 +41,14 @@ class Rejection:
     reason: str
 
 
-ReadResult = Union[Document, Rejection, DeadLetter]
+@dataclass(frozen=True)
+class Skip:
+    """A record that is by design not a document (a WARC request, warcinfo, an image): counted, not kept."""
+
+    reason: str
+
+
+ReadResult = Union[Document, Rejection, DeadLetter, Skip]
 
 
 class TruncatedInput(Exception):

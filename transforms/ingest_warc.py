@@ -17,9 +17,10 @@ import re
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator, Optional
 
-from pilewright.schemas.records import Document
+from pilewright.schemas.records import HTML_CONTENT_TYPES, Document
 from pilewright.transforms.ingest_read import (
     Rejection,
+    Skip,
     SourceSpec,
     TruncatedInput,
     compression_of,
@@ -31,17 +32,9 @@ from pilewright.transforms.ingest_read import (
 # Common Crawl truncates payloads at 1 MiB, so this only catches archives from other crawlers.
 MAX_RECORD_BYTES = 64 << 20
 MAX_HEADER_BYTES = 1 << 16
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml+html"})
-# what a `warc` document's content_type says once its text is HTML; `extract` keys on these
+HTML_TYPES = HTML_CONTENT_TYPES
 _META_CHARSET_RE = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _RECORD_START_RE = re.compile(rb"(?:^|\n)WARC/1\.[01]\r?\n")
-
-
-@dataclass(frozen=True)
-class Skip:
-    """A record that is, by design, not a document (a request, warcinfo, an image): counted, not kept."""
-
-    reason: str
 
 
 @dataclass(frozen=True)

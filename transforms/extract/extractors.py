@@ -4,8 +4,9 @@ from __future__ import annotations
 from typing import Optional
 
 from pilewright.schemas.extract_config import ExtractConfig
+from pilewright.schemas.records import HTML_CONTENT_TYPES
 
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml+html"})
+HTML_TYPES = HTML_CONTENT_TYPES
 
 
 def is_html(content_type: Optional[str]) -> bool:
