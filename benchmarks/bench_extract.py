@@ -41,8 +41,9 @@ PEERS = Path(os.environ.get("PEERS_HOME", "/tmp/pilewright-peers"))
 DT_PY = Path(os.environ.get("DT_PYTHON", PEERS / "dt-venv" / "bin" / "python"))
 WORD_RE = re.compile(r"\w+", re.UNICODE)
 EXTRACTORS = ("trafilatura", "resiliparse")
-# the options both tools get in the throughput race (pilewright's defaults; datatrove's keyword names)
-SAME_TRAFILATURA = dict(favor_precision=False, deduplicate=False, include_comments=False, include_tables=True)
+# the options both tools get in the throughput race: pilewright's defaults (datatrove's Trafilatura always
+# passes include_comments=False itself, as pilewright does)
+SAME_TRAFILATURA = dict(favor_precision=False, deduplicate=False, include_tables=True)
 
 
 def words(text: str | None) -> Counter:
@@ -125,6 +126,22 @@ def role_pilewright_throughput(extractor: str, out_dir: str) -> None:
          | beam.Map(str) | beam.io.WriteToText(os.path.join(out_dir, "kept"), shard_name_template=""))
 
 
+def role_direct_throughput(extractor: str, out_dir: str) -> None:
+    """The ceiling: pilewright's pure WARC reader and the extractor called in one process, no Beam, no child."""
+    from pilewright.schemas.extract_config import ExtractConfig
+    from pilewright.schemas.records import Document
+    from pilewright.transforms.extract.extractors import extract_text, extractor_call
+    from pilewright.transforms.ingest_read import SourceSpec, read_file
+
+    name, options = extractor_call(ExtractConfig(extractor=extractor))
+    kept = 0
+    with open(WARC, "rb") as f:
+        for r in read_file(f, str(WARC), WARC.name, SourceSpec("cc", "web", "warc")):
+            if isinstance(r, Document) and (extract_text(r.text, name, options, r.url) or "").strip():
+                kept += 1
+    Path(out_dir, "kept").write_text(str(kept))
+
+
 DT_QUALITY = r'''
 import gzip, json, sys
 import trafilatura
@@ -169,6 +186,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=None)
     ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--only", choices=["all", "accuracy", "throughput"], default="all")
     ap.add_argument("--shared", default=None, help="the shared folder (default: ../shared from the repo root)")
     ap.add_argument("--role", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -179,7 +197,7 @@ def main() -> None:
         os.execv(sys.executable, [sys.executable, str(Path(__file__).resolve())] + argv)
     if args.role:
         {"pw-quality": role_pilewright_quality, "direct-quality": role_direct_quality,
-         "pw-throughput": role_pilewright_throughput}[args.role[0]](*args.role[1:])
+         "pw-throughput": role_pilewright_throughput, "direct-throughput": role_direct_throughput}[args.role[0]](*args.role[1:])
         return
     if not GOLD.exists() or not WARC.exists():
         sys.exit(f"needs ../shared/corpora/web_raw (not found at {CORPORA})")
@@ -188,14 +206,23 @@ def main() -> None:
     me = [sys.executable, str(Path(__file__).resolve()), "--role"]
     peer = DT_PY.exists() and not args.skip_peer
     gold = {r["id"]: r["text"] for r in load_gold()}
+    results: dict = {"accuracy": {}, "throughput": {}}
     import trafilatura
 
     print(f"# bench_extract: {len(gold)} gold pages, trafilatura {trafilatura.__version__} (pilewright venv)")
 
+    if args.only in ("all", "accuracy"):
+        accuracy(me, work, gold, peer, results)
+    if args.only in ("all", "throughput"):
+        throughput(me, work, peer, results)
+    (work / "results.json").write_text(json.dumps(results, indent=1))
+    print(f"\nresults: {work}/results.json")
+
+
+def accuracy(me: list, work: Path, gold: dict, peer: bool, results: dict) -> None:
     print("\n## Accuracy (word-level, mean over pages)")
     print(f"| {'extractor, path':58} | P | R | F1 | empty |")
     print("| --- | --- | --- | --- | --- |")
-    results: dict = {"accuracy": {}, "throughput": {}}
 
     def row(name: str, preds: dict) -> None:
         s = score(preds, gold)
@@ -225,6 +252,8 @@ def main() -> None:
         else:
             print(f"datatrove quality run failed (rc {m.rc}), see {work}/dt-quality.log")
 
+
+def throughput(me: list, work: Path, peer: bool, results: dict) -> None:
     print("\n## Throughput: WARC (990 pages) -> main text, one worker")
     print("| contender | pages out | wall s | CPU s | pages/s | pages per CPU-s |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -234,6 +263,12 @@ def main() -> None:
         results["throughput"][name] = {"pages": pages, "wall_s": m.wall_s, "cpu_s": m.cpu_s, "pages_per_cpu_s": per_cpu}
         print(f"| {name} | {pages} | {m.wall_s:.1f} | {m.cpu_s:.1f} | {pages / m.wall_s:.1f} | {per_cpu:.1f} |", flush=True)
 
+    for ex in EXTRACTORS:
+        d = work / f"tp-direct-{ex}"
+        d.mkdir(exist_ok=True)
+        m = measure(me + ["direct-throughput", ex, str(d)], log_path=str(d / "log.txt"))
+        if m.rc == 0:
+            trow(f"ceiling: WARC reader + {ex} in one process (no Beam)", m, int((d / "kept").read_text()))
     for ex in EXTRACTORS:
         d = work / f"tp-{ex}"
         d.mkdir(exist_ok=True)
@@ -258,8 +293,6 @@ def main() -> None:
         if pw and dt:
             print(f"\npilewright / datatrove, pages per CPU-s, trafilatura: {pw['pages_per_cpu_s'] / dt['pages_per_cpu_s']:.2f}x "
                   "(goal >= 2x)")
-    (work / "results.json").write_text(json.dumps(results, indent=1))
-    print(f"\nresults: {work}/results.json")
 
 
 if __name__ == "__main__":
