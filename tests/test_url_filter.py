@@ -73,3 +73,24 @@ def test_stage_reads_list_files_and_rejects_with_reasons(tmp_path):
             equal_to([("1", "url_filter", "url:blocked_domain"), ("2", "url_filter", "url:blocked_substring")]),
             label="rejected",
         )
+
+
+def test_list_paths_resolve_relative_to_the_config_and_a_missing_list_is_a_one_line_error(tmp_path):
+    from pilewright.pipeline.config import ConfigError, check_inputs_exist, load_config
+
+    (tmp_path / "lists").mkdir()
+    (tmp_path / "lists" / "block.txt").write_text("bad.com\n")
+    (tmp_path / "a.warc.gz").write_bytes(b"")
+    cfg_path = tmp_path / "c.yaml"
+    cfg_path.write_text(
+        "sources: [{name: cc, paths: [a.warc.gz], format: warc}]\n"
+        "stages: {extract: {extractor: resiliparse, timeout_s: 5}, url_filter: {block_domains: [lists/block.txt]}}\n"
+    )
+    loaded = load_config(str(cfg_path))
+    assert loaded.resolved.stages.url_filter.block_domains == [str(tmp_path / "lists" / "block.txt")]
+    assert loaded.written.stages.url_filter.block_domains == ["lists/block.txt"]
+    assert loaded.resolved.stages.extract.extractor == "resiliparse"
+    check_inputs_exist(loaded.resolved)
+    (tmp_path / "lists" / "block.txt").unlink()
+    with pytest.raises(ConfigError, match=r"stages.url_filter.block_domains\[0\]: file not found"):
+        check_inputs_exist(loaded.resolved)
