@@ -69,14 +69,21 @@ def _resolve(path: str, base_dir: str) -> str:
 
 
 def resolve_paths(cfg: RunConfig, base_dir: str) -> RunConfig:
-    """Relative source and tokenizer paths are relative to the config file's folder."""
+    """Relative source, tokenizer and URL-list paths are relative to the config file's folder."""
     sources = [s.model_copy(update={"paths": [_resolve(p, base_dir) for p in s.paths]}) for s in cfg.sources]
     tokenizer = cfg.tokenizer
     if tokenizer.model:
         tokenizer = tokenizer.model_copy(update={"model": _resolve(tokenizer.model, base_dir)})
     if tokenizer.hf:
         tokenizer = tokenizer.model_copy(update={"hf": _resolve(tokenizer.hf, base_dir)})
-    return cfg.model_copy(update={"sources": sources, "tokenizer": tokenizer})
+    stages = cfg.stages
+    if stages.url_filter is not None:
+        lists = {k: [_resolve(p, base_dir) for p in getattr(stages.url_filter, k)] for k in URL_LIST_FIELDS}
+        stages = stages.model_copy(update={"url_filter": stages.url_filter.model_copy(update=lists)})
+    return cfg.model_copy(update={"sources": sources, "tokenizer": tokenizer, "stages": stages})
+
+
+URL_LIST_FIELDS = ("block_domains", "block_substrings", "allow_domains", "allow_substrings")
 
 
 def parse_config(data: object, where: str = "config") -> RunConfig:
@@ -123,6 +130,12 @@ def check_inputs_exist(cfg: RunConfig, written: Optional[RunConfig] = None) -> N
                     f"sources[{i}] ({src.name}).paths[{j}]: no file matches {pattern!r}; "
                     "fix the path or glob (relative paths are relative to the config file)"
                 )
+    uf = cfg.stages.url_filter
+    if uf is not None and uf.enabled:
+        for key in URL_LIST_FIELDS:
+            for j, path in enumerate(getattr(uf, key)):
+                if not _is_remote(path) and not os.path.isfile(path):
+                    raise ConfigError(f"stages.url_filter.{key}[{j}]: file not found: {path} (relative to the config file)")
     if cfg.tokenizer.model and not _is_remote(cfg.tokenizer.model) and not os.path.isfile(cfg.tokenizer.model):
         raise ConfigError(f"tokenizer.model: file not found: {cfg.tokenizer.model}")
     if cfg.tokenizer.hf and not _is_remote(cfg.tokenizer.hf):

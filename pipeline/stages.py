@@ -13,7 +13,17 @@ from pilewright.schemas.config import RunConfig
 
 def curation_stages(cfg: RunConfig) -> list[tuple[str, beam.PTransform]]:
     stages: list[tuple[str, beam.PTransform]] = []
-    # stages register here in flow order: normalize, langid, quality, dedup, pii
+    # stages register here in flow order: extract, url_filter, normalize, langid, quality, dedup, pii
+    extract = cfg.stages.extract
+    if extract is not None and extract.enabled:  # right after ingest: the rest of the flow sees main text
+        from pilewright.transforms.extract import Extract
+
+        stages.append(("extract", Extract(extract)))
+    url_filter = cfg.stages.url_filter
+    if url_filter is not None and url_filter.enabled:
+        from pilewright.transforms.url_filter import UrlFilter
+
+        stages.append(("url_filter", UrlFilter(url_filter)))
     normalize = cfg.stages.normalize
     if normalize is not None and normalize.enabled:
         from pilewright.transforms.normalize import Normalize

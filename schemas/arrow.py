@@ -19,6 +19,8 @@ DOCUMENT_SCHEMA = pa.schema(
         ("dup_cluster", pa.string()),
         ("pii_counts", pa.map_(pa.string(), pa.int64())),
         ("n_tokens", pa.int64()),
+        ("crawl_date", pa.string()),
+        ("content_type", pa.string()),
     ]
 )
 

@@ -13,8 +13,10 @@ from pydantic import Field, field_validator, model_validator
 
 from pilewright.schemas.config_base import Frozen  # lives there so stage config modules avoid an import cycle
 from pilewright.schemas.dedup_config import DedupConfig
+from pilewright.schemas.extract_config import ExtractConfig
 from pilewright.schemas.mix_config import MixConfig
 from pilewright.schemas.pii_config import PIIConfig
+from pilewright.schemas.url_filter_config import UrlFilterConfig
 from pilewright.schemas.quality_config import LangIdConfig, NormalizeConfig, QualityConfig
 
 # Stage blocks DESIGN.md names that this version does not build yet. A user file may carry them with
@@ -56,7 +58,8 @@ class RunSection(Frozen):
 class SourceConfig(Frozen):
     name: str
     paths: list[str] = Field(min_length=1)
-    format: Literal["jsonl", "parquet", "text"]
+    # warc: HTML of `response` records (run `extract` to get main text); wet: `conversion` records
+    format: Literal["jsonl", "parquet", "text", "warc", "wet"]
     domain: str = "general"
     text_field: str = "text"
     # None: ids are derived from source name, file and record offset
@@ -75,6 +78,8 @@ class SourceConfig(Frozen):
 class StagesConfig(Frozen):
     """One block per curation stage; a stage absent here is not in the flow."""
 
+    extract: Optional[ExtractConfig] = None
+    url_filter: Optional[UrlFilterConfig] = None
     normalize: Optional[NormalizeConfig] = None
     langid: Optional[LangIdConfig] = None
     quality: Optional[QualityConfig] = None

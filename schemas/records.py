@@ -13,6 +13,10 @@ from typing import Mapping, Optional
 import apache_beam as beam
 
 
+# Document.content_type values whose text is HTML: what ingest (format warc) keeps and `extract` works on
+HTML_CONTENT_TYPES = frozenset({"text/html", "application/xhtml+xml", "application/xml+html"})
+
+
 class Document(typing.NamedTuple):
     """One curated text and the annotations the stages add to it.
 
@@ -34,6 +38,10 @@ class Document(typing.NamedTuple):
     # PII entity type -> number redacted; never the values
     pii_counts: Optional[Mapping[str, int]] = None
     n_tokens: Optional[int] = None
+    # web sources (formats warc/wet): the WARC-Date of the capture (ISO 8601) and the payload's media type
+    # without parameters ("text/html"); None for other formats. `extract` works on HTML types only.
+    crawl_date: Optional[str] = None
+    content_type: Optional[str] = None
 
 
 class RejectedDocument(typing.NamedTuple):

@@ -6,6 +6,7 @@ is read by one worker, streaming, with the pure readers of ``ingest_read``.
 """
 from __future__ import annotations
 
+import json
 from typing import Iterable, Sequence
 
 import apache_beam as beam
@@ -18,6 +19,7 @@ from pilewright.transforms.common import StageResult, count, reject
 from pilewright.transforms.ingest_read import (
     STAGE,
     Rejection,
+    Skip,
     SourceSpec,
     dead_letter,
     read_file,
@@ -70,6 +72,11 @@ class _ReadFileFn(beam.DoFn):
                     if isinstance(result, Document):
                         count(STAGE, "kept")
                         yield result
+                    elif isinstance(result, Skip):
+                        # a WARC record that is by design not a document (request, image, ...): counted
+                        # from the data (a (source, reason) pair) so the audit accounts for every record
+                        count(STAGE, "skipped", result.reason)
+                        yield beam.pvalue.TaggedOutput("skipped", (spec.name, result.reason))
                     elif isinstance(result, Rejection):
                         count(STAGE, "dropped", result.reason)
                         yield beam.pvalue.TaggedOutput("rejected", reject(result.doc, STAGE, result.reason))
@@ -89,7 +96,8 @@ class _ReadFileFn(beam.DoFn):
 class ReadSources(beam.PTransform):
     """Sources -> StageResult(Document, RejectedDocument ``ingest:empty_text``, DeadLetter).
 
-    Counters: ``ingest/kept``, ``ingest/dropped:<reason>``, ``ingest/errors:<type>``.
+    Counters: ``ingest/kept``, ``ingest/dropped:<reason>``, ``ingest/errors:<type>``,
+    ``ingest/skipped:<reason>`` (WARC records that are not documents; also in the ``skipped_records`` stats).
     Determinism: ids come from the data or from (source, file path relative to the glob, line/row).
     Cost: one pass over the bytes; a reshuffle of file names only.
     """
@@ -109,12 +117,31 @@ class ReadSources(beam.PTransform):
             | "DistinctFiles" >> beam.Distinct()
             | "SpreadFiles" >> beam.Reshuffle()
         )
-        read = files | "Read" >> beam.ParDo(_ReadFileFn(specs)).with_outputs("rejected", "errors", main="docs")
+        read = files | "Read" >> beam.ParDo(_ReadFileFn(specs)).with_outputs(
+            "rejected", "errors", "skipped", main="docs"
+        )
+        stats = None
+        if any(s.format in ("warc", "wet") for s in self._sources):
+            # one small section: {source: {reason: n}} of WARC records that are not documents by design
+            stats = (
+                read.skipped
+                | "CountSkips" >> beam.combiners.Count.PerElement()
+                | "SkipsToOne" >> beam.combiners.ToList()
+                | "SkipsSection" >> beam.Map(_skips_section)
+            )
         return StageResult(
             main=read.docs | "TypeDocs" >> beam.Map(_identity).with_output_types(Document),
             rejected=read.rejected | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
             errors=read.errors | "TypeErrors" >> beam.Map(_identity).with_output_types(DeadLetter),
+            stats=stats,
         )
+
+
+def _skips_section(counted: list) -> tuple[str, str]:
+    by_source: dict[str, dict[str, int]] = {}
+    for (source, reason), n in sorted(counted):
+        by_source.setdefault(source, {})[reason] = n
+    return "skipped_records", json.dumps(by_source, sort_keys=True)
 
 
 def _identity(x):

@@ -41,7 +41,14 @@ class Rejection:
     reason: str
 
 
-ReadResult = Union[Document, Rejection, DeadLetter]
+@dataclass(frozen=True)
+class Skip:
+    """A record that is by design not a document (a WARC request, warcinfo, an image): counted, not kept."""
+
+    reason: str
+
+
+ReadResult = Union[Document, Rejection, DeadLetter, Skip]
 
 
 class TruncatedInput(Exception):
@@ -282,7 +289,13 @@ def read_file(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iter
     in the audit rather than silently contributing zero records.
     """
     any_result = False
-    for result in READERS[spec.format](raw, path, rel_path, spec):
+    reader = READERS.get(spec.format)
+    if reader is None and spec.format in ("warc", "wet"):
+        # imported on use: the web readers pull in FastWARC, which jsonl-only runs do not need
+        from pilewright.transforms import ingest_warc
+
+        reader = ingest_warc.read_warc if spec.format == "warc" else ingest_warc.read_wet
+    for result in reader(raw, path, rel_path, spec):
         any_result = True
         yield result
     if not any_result:

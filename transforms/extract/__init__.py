@@ -1,0 +1,18 @@
+"""Main-text extraction for web documents (stage ``extract``).
+
+Files: ``extractors`` (trafilatura / Resiliparse as pure functions), ``isolated`` (a killable child
+process for the per-page time limit), ``stage`` (the DoFn and the stage transform).
+"""
+from __future__ import annotations
+
+
+def __getattr__(name: str):
+    # lazy, so the extractor child (`python -m ...extract.isolated`) does not import Beam
+    if name == "Extract":
+        from pilewright.transforms.extract.stage import Extract
+
+        return Extract
+    raise AttributeError(name)
+
+
+__all__ = ["Extract"]

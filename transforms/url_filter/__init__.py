@@ -1,0 +1,8 @@
+"""URL block/allow lists (stage ``url_filter``).
+
+Files: ``lists`` (parsing list files, matching a URL by registered domain and substring: pure),
+``stage`` (reads the lists once per worker; the stage transform).
+"""
+from pilewright.transforms.url_filter.stage import UrlFilter
+
+__all__ = ["UrlFilter"]
