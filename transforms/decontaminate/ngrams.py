@@ -1,0 +1,58 @@
+"""Normalized words and their n-gram hashes, shared by the index (evaluation items) and the scan (documents).
+
+A word is a maximal run of letters and digits (punctuation and underscores separate words, so a comma added
+or removed changes nothing), lowercased; with ``mask_numbers`` every digit run becomes ``0``. An n-gram's
+hash is a polynomial over its words' 64-bit xxh3 hashes, computed for a whole document at once with numpy
+(uint64 arithmetic wraps, which is the modulus). Stable across processes and runs.
+"""
+from __future__ import annotations
+
+import re
+from typing import Sequence
+
+import numpy as np
+import xxhash
+
+_WORD = re.compile(r"[^\W_]+")
+_xxh = xxhash.xxh3_64_intdigest
+_DIGITS = re.compile(r"\d+")
+# odd 64-bit multiplier (2^64 / golden ratio): every word position weighs differently
+_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def norm_words(text: str, mask_numbers: bool = True) -> list[str]:
+    """The normalized words of ``text``."""
+    words = [w.lower() for w in _WORD.findall(text)]
+    if mask_numbers:
+        words = [_DIGITS.sub("0", w) if not w.isalpha() else w for w in words]
+    return words
+
+
+def norm_word_spans(text: str, mask_numbers: bool = True) -> tuple[list[str], list[int], list[int]]:
+    """The same words as ``norm_words`` with their start and end character offsets in ``text``."""
+    words, starts, ends = [], [], []
+    for m in _WORD.finditer(text):
+        w = m.group().lower()
+        if mask_numbers and not w.isalpha():
+            w = _DIGITS.sub("0", w)
+        words.append(w)
+        starts.append(m.start())
+        ends.append(m.end())
+    return words, starts, ends
+
+
+def word_hashes(words: Sequence[str]) -> np.ndarray:
+    return np.fromiter((_xxh(w.encode("utf-8", "surrogatepass")) for w in words), dtype=np.uint64, count=len(words))
+
+
+def ngram_hashes(wh: np.ndarray, n: int) -> np.ndarray:
+    """Hash of every window of ``n`` consecutive word hashes (``len(wh) - n + 1`` values, or none)."""
+    m = len(wh) - n + 1
+    if m <= 0 or n <= 0:
+        return np.empty(0, dtype=np.uint64)
+    acc = wh[:m].copy()
+    with np.errstate(over="ignore"):
+        for j in range(1, n):
+            acc *= _MULT
+            acc += wh[j : j + m]
+    return acc
