@@ -22,17 +22,21 @@ _MULT = np.uint64(0x9E3779B97F4A7C15)
 
 def norm_words(text: str, mask_numbers: bool = True) -> list[str]:
     """The normalized words of ``text``."""
-    words = [w.lower() for w in _WORD.findall(text)]
+    low = text.lower()
+    if len(low) != len(text):  # a few characters lowercase to two: the per-word path, as norm_word_spans
+        return norm_word_spans(text, mask_numbers)[0]
     if mask_numbers:
-        words = [_DIGITS.sub("0", w) if not w.isalpha() else w for w in words]
-    return words
+        low = _DIGITS.sub("0", low)  # digits are word characters: a run becomes "0" inside its word
+    return _WORD.findall(low)
 
 
 def norm_word_spans(text: str, mask_numbers: bool = True) -> tuple[list[str], list[int], list[int]]:
     """The same words as ``norm_words`` with their start and end character offsets in ``text``."""
+    low = text.lower()
+    same_length = len(low) == len(text)
     words, starts, ends = [], [], []
-    for m in _WORD.finditer(text):
-        w = m.group().lower()
+    for m in _WORD.finditer(low if same_length else text):
+        w = m.group() if same_length else m.group().lower()
         if mask_numbers and not w.isalpha():
             w = _DIGITS.sub("0", w)
         words.append(w)
