@@ -79,7 +79,7 @@ def plant(base: str, item_text: str) -> str:
 
 def build(args):
     from pilewright.schemas.decontaminate_config import DecontaminateConfig
-    from pilewright.transforms.decontaminate.ngrams import norm_words
+    from pilewright.transforms.decontaminate import EvalIndex
 
     rng = random.Random(args.seed)
     wiki_a = read_jsonl(CORPORA / "general" / "wikipedia_en-00000.jsonl.gz", args.unplanted)
@@ -88,13 +88,14 @@ def build(args):
         n=13, action="drop",
         sets=[{"name": name, "paths": [str(CORPORA / "benchmarks" / fn)], "fields": ["text"], "id_field": "id"}
               for name, fn in SETS])
+    protected_ids = set(EvalIndex.build(cfg).item_ids)
     items, plants, docs = [], [], []
     short = {}
     b = 0
     for name, fn in SETS:
         recs = read_jsonl(CORPORA / "benchmarks" / fn)
         items += [{"set": name, "id": r["id"], "text": r["text"]} for r in recs]
-        protected = [r for r in recs if len(norm_words(r["text"])) >= cfg.min_words]
+        protected = [r for r in recs if r["id"] in protected_ids]
         short[name] = len(recs) - len(protected)
         chosen = rng.sample(protected, min(args.per_kind * 3, len(protected)))
         for k, r in enumerate(chosen):
@@ -172,7 +173,7 @@ def main() -> int:
     cfg, items, plants, docs, short = build(args)
     mb = sum(len(d["text"].encode()) for d in docs) / 1e6
     print(f"corpus: {len(docs)} documents, {mb:.1f} MB ({len(plants)} planted, {len(docs) - len(plants)} unplanted)")
-    print(f"evaluation items: {len(items)}; too short to protect (< {cfg.min_words} words): {short}")
+    print(f"evaluation items: {len(items)}; not protected (< {cfg.min_words} words, or numbers in every n-gram): {short}")
     pw = run_pilewright(cfg, docs)
     pw_kind, pw_false = score("pilewright decontaminate (n=13, numbers masked)", pw, plants, docs,
                               lambda found, p: bool(found) and p["item"] in found.get(p["set"], ()))

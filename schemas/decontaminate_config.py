@@ -58,6 +58,9 @@ class DecontaminateConfig(Frozen):
     # mask: every run of digits is the same word "0", so an item with a changed number still matches
     # (GSM8K-style numeric variants are contamination too); keep: digits are compared as written
     numbers: Literal["mask", "keep"] = "mask"
+    # item n-grams in which more than this share of the words are numbers are not indexed: once numbers are
+    # masked, any table of figures would match an item's run of numbers
+    max_number_share: float = Field(default=0.5, ge=0.0, le=1.0)
     action: Literal["drop", "cut"] = "drop"
     # cut: characters removed on each side of a matching span
     cut_margin: int = Field(default=200, ge=0)

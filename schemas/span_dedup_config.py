@@ -2,7 +2,7 @@
 
 ```yaml
 span_dedup:
-  unit: paragraph          # line | paragraph | sentences (a window of `window` sentences, C4's three)
+  unit: line               # line | paragraph (blank-line separated) | sentences (a window of `window` sentences, C4's three)
   max_docs: 1              # a span in more documents than this stays only in the first (seeded order)
   min_chars: 20            # spans shorter than this (normalized) are never removed
   min_doc_words: 20        # a document shorter than this after removal is dropped (span_dedup:too_short)
@@ -35,7 +35,8 @@ class SpanDedupConfig(Frozen):
 
     enabled: bool = True
     version: str = "span_dedup_v1"
-    unit: Literal["line", "paragraph", "sentences"] = "paragraph"
+    # line: split on line breaks (dolma's "paragraphs" are these); paragraph: on blank lines; sentences: windows
+    unit: Literal["line", "paragraph", "sentences"] = "line"
     # sentences per span when unit is `sentences` (C4: 3)
     window: int = Field(default=3, ge=1, le=32)
     # C4 keeps one copy: 1. A span found in more documents than this is removed from all but the first

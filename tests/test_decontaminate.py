@@ -57,8 +57,9 @@ def test_norm_words_ignores_case_punctuation_whitespace_and_masks_numbers():
     a = norm_words("Natalia sold clips to 48 of her friends, in April!")
     b = norm_words("natalia   SOLD clips to 49 of her friends in april")
     assert a == b
-    assert norm_words("x_y 3.5", mask_numbers=False) == ["x", "y", "3", "5"]
-    assert norm_words("x_y 3.5") == ["x", "y", "0", "0"]
+    assert norm_words("x_y 3.5 1,000", mask_numbers=False) == ["x", "y", "3.5", "1,000"]
+    assert norm_words("x_y 3.5 1,000 1000 a1") == ["x", "y", "0", "0", "0", "a0"]
+    assert norm_words("It cost 1,000 dollars.") == norm_words("it cost 1000 dollars")
 
 
 def test_word_spans_give_the_same_words_and_true_offsets():
@@ -93,6 +94,16 @@ def test_index_finds_verbatim_edited_and_short_items_only(tmp_path):
     assert sets(FILLER) == []
     # paraphrase: no 13 words in a row shared
     assert sets("In April Natalia sold clips to 48 friends; in May she sold half that number. Total?") == []
+
+
+def test_runs_of_numbers_are_not_indexed(tmp_path):
+    table = " ".join(str(i) for i in range(40))
+    rows = [{"q": "Which is the next term in this sequence of whole numbers: " + table}, {"q": "1 2 3 4 5 6 7 8 9 10 11 12 13 14"}]
+    cfg = DecontaminateConfig(sets=[{"name": "x", "paths": [write_jsonl(tmp_path / "x.jsonl", rows)], "fields": ["q"]}])
+    ix = EvalIndex.build(cfg)
+    assert ix.summaries[0].indexed == 1 and ix.summaries[0].too_short == 1
+    assert ix.matches(norm_words("Season results " + " ".join(str(i * 7) for i in range(60)))) == []
+    assert ix.matches(norm_words("Which is the next term in this sequence of whole numbers: 5 6 7 8 9 10"))
 
 
 def test_cut_removes_spans_with_margin_and_small_pieces():

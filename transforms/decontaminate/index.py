@@ -13,7 +13,7 @@ from typing import Iterable, Iterator, NamedTuple, Optional, Sequence
 import numpy as np
 
 from pilewright.schemas.decontaminate_config import DecontaminateConfig, EvalSetConfig
-from pilewright.transforms.decontaminate.ngrams import ngram_hashes, norm_words, word_hashes
+from pilewright.transforms.decontaminate.ngrams import is_number, ngram_hashes, norm_words, word_hashes
 
 
 # at most 2^26 filter bits (64 MB of bools) whatever the index size
@@ -28,7 +28,7 @@ class SetSummary(NamedTuple):
     name: str
     items: int  # records read
     indexed: int  # items protected (n-grams, or whole text when short)
-    too_short: int  # items with fewer than min_words words: not protected
+    too_short: int  # items not protected: fewer than min_words words, or numbers in every n-gram
 
 
 class Match(NamedTuple):
@@ -172,9 +172,14 @@ class EvalIndex:
                 counts[k][2] += 1
                 continue
             length = min(len(words), cfg.n)
+            h = ngram_hashes(word_hashes(words), length)
+            numbers = np.concatenate(([0], np.cumsum([is_number(w) for w in words])))
+            h = np.unique(h[(numbers[length:] - numbers[:-length]) <= cfg.max_number_share * length])
+            if not len(h):
+                counts[k][2] += 1
+                continue
             if length < cfg.n:
                 short.add(length)
-            h = np.unique(ngram_hashes(word_hashes(words), length))
             idx = len(item_ids)
             item_ids.append(item_id)
             item_set.append(k)

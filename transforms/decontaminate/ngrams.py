@@ -1,7 +1,8 @@
 """Normalized words and their n-gram hashes, shared by the index (evaluation items) and the scan (documents).
 
-A word is a maximal run of letters and digits (punctuation and underscores separate words, so a comma added
-or removed changes nothing), lowercased; with ``mask_numbers`` every digit run becomes ``0``. An n-gram's
+A word is a number written with thousands or decimal separators ("1,000", "3.5"), or else a maximal run of
+letters and digits (punctuation and underscores separate words, so a comma added or removed changes
+nothing), lowercased; with ``mask_numbers`` every number becomes ``0`` ("1,000", "1000" and "999" alike). An n-gram's
 hash is a polynomial over its words' 64-bit xxh3 hashes, computed for a whole document at once with numpy
 (uint64 arithmetic wraps, which is the modulus). Stable across processes and runs.
 """
@@ -13,11 +14,16 @@ from typing import Sequence
 import numpy as np
 import xxhash
 
-_WORD = re.compile(r"[^\W_]+")
+_WORD = re.compile(r"\d+(?:[.,]\d+)+|[^\W_]+")
 _xxh = xxhash.xxh3_64_intdigest
-_DIGITS = re.compile(r"\d+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+_LETTER = re.compile(r"[^\W\d_]")
 # odd 64-bit multiplier (2^64 / golden ratio): every word position weighs differently
 _MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mask(words: list[str]) -> list[str]:
+    return [w if w.isalpha() else _NUMBER.sub("0", w) for w in words]
 
 
 def norm_words(text: str, mask_numbers: bool = True) -> list[str]:
@@ -25,9 +31,8 @@ def norm_words(text: str, mask_numbers: bool = True) -> list[str]:
     low = text.lower()
     if len(low) != len(text):  # a few characters lowercase to two: the per-word path, as norm_word_spans
         return norm_word_spans(text, mask_numbers)[0]
-    if mask_numbers:
-        low = _DIGITS.sub("0", low)  # digits are word characters: a run becomes "0" inside its word
-    return _WORD.findall(low)
+    words = _WORD.findall(low)
+    return _mask(words) if mask_numbers else words
 
 
 def norm_word_spans(text: str, mask_numbers: bool = True) -> tuple[list[str], list[int], list[int]]:
@@ -36,13 +41,15 @@ def norm_word_spans(text: str, mask_numbers: bool = True) -> tuple[list[str], li
     same_length = len(low) == len(text)
     words, starts, ends = [], [], []
     for m in _WORD.finditer(low if same_length else text):
-        w = m.group() if same_length else m.group().lower()
-        if mask_numbers and not w.isalpha():
-            w = _DIGITS.sub("0", w)
-        words.append(w)
+        words.append(m.group() if same_length else m.group().lower())
         starts.append(m.start())
         ends.append(m.end())
-    return words, starts, ends
+    return (_mask(words) if mask_numbers else words), starts, ends
+
+
+def is_number(word: str) -> bool:
+    """A word without a letter (a number, masked or not)."""
+    return _LETTER.search(word) is None
 
 
 def word_hashes(words: Sequence[str]) -> np.ndarray:
