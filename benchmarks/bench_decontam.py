@@ -126,7 +126,16 @@ def run_pilewright(cfg, docs):
         if reason is not None:
             flagged[doc.id] = found
     scan_cpu, scan_wall = time.process_time() - c0, time.perf_counter() - w0
-    return {"flagged": flagged, "index_cpu": index_cpu, "index_wall": index_wall, "scan_cpu": scan_cpu,
+    # what matched in flagged unplanted documents, for a person to judge (after the timing)
+    from pilewright.transforms.decontaminate.ngrams import norm_words
+
+    evidence = {}
+    for doc in records:
+        if doc.id in flagged and not doc.id.startswith("plant-"):
+            words = norm_words(doc.text)
+            m = ix.matches(words)[0]
+            evidence[doc.id] = (ix.item_ids[m.items[0]], " ".join(words[m.start : m.start + m.length]))
+    return {"flagged": flagged, "evidence": evidence, "index_cpu": index_cpu, "index_wall": index_wall, "scan_cpu": scan_cpu,
             "scan_wall": scan_wall, "index_hashes": len(ix)}
 
 
@@ -155,7 +164,9 @@ def score(name, res, plants, docs, is_found):
     for kind in ("verbatim", "light", "beyond"):
         hit, n = by_kind.get(kind, [0, 0])
         print(f"  {kind:9s} plants found: {hit}/{n} ({100 * hit / max(n, 1):.1f}%)")
-    print(f"  unplanted Wikipedia documents flagged: {len(false)}/{len(unplanted)} {false[:5]}")
+    print(f"  unplanted Wikipedia documents flagged: {len(false)}/{len(unplanted)} {false[:8]}")
+    for doc_id, (item, words) in sorted(res.get("evidence", {}).items()):
+        print(f"    {doc_id}: {item}: '{words}'")
     print(f"  index: {res['index_cpu']:.2f} CPU-s; scan: {res['scan_cpu']:.2f} CPU-s ({res['scan_wall']:.2f} s wall), "
           f"{mb / max(res['scan_cpu'], 1e-9):.2f} MB/CPU-s, {len(docs) / max(res['scan_cpu'], 1e-9):.0f} docs/CPU-s")
     return by_kind, false
