@@ -202,3 +202,44 @@ def test_stage_cut_action_in_beam(tmp_path):
         res = p | beam.Create([doc("a", clean + Q1 + " " + clean), doc("b", Q1)]) | Decontaminate(cfg)
         assert_that(res.main | beam.Map(lambda d: (d.id, "Natalia" in d.text)), equal_to([("a", False)]), label="k")
         assert_that(res.rejected | beam.Map(lambda r: r.reason), equal_to(["decontaminate:nothing_left"]), label="r")
+
+
+# ---- before the run: the CLI checks evaluation files and resolves their paths
+
+
+def _config_file(tmp_path, eval_rows, fields="[question]"):
+    (tmp_path / "data.jsonl").write_text(json.dumps({"id": "1", "text": "hello world"}) + "\n")
+    (tmp_path / "evals").mkdir(exist_ok=True)
+    (tmp_path / "evals" / "gsm.jsonl").write_text("".join(json.dumps(r) + "\n" for r in eval_rows))
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(
+        "sources: [{name: s, paths: [data.jsonl], format: jsonl}]\n"
+        f"stages: {{decontaminate: {{sets: [{{name: gsm8k, paths: [evals/gsm.jsonl], fields: {fields}}}]}}}}\n"
+    )
+    return cfg
+
+
+def test_cli_names_file_and_field_and_exits_2(tmp_path, capsys):
+    from pilewright.pipeline.cli import main
+
+    cfg = _config_file(tmp_path, [{"prompt": "What is two plus two?"}])
+    assert main(["run", "--config", str(cfg), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "gsm.jsonl: record 1 has no field 'question'" in err[0], err
+
+
+def test_cli_refuses_an_empty_eval_file(tmp_path, capsys):
+    from pilewright.pipeline.cli import main
+
+    cfg = _config_file(tmp_path, [])
+    assert main(["run", "--config", str(cfg), "--output", str(tmp_path / "out")]) == 2
+    assert "holds no records" in capsys.readouterr().err
+
+
+def test_eval_paths_are_relative_to_the_config_file(tmp_path):
+    from pilewright.pipeline.config import check_inputs_exist, load_config
+
+    cfg = _config_file(tmp_path, [{"question": "What is two plus two, asked the teacher of the class?"}])
+    loaded = load_config(str(cfg))
+    assert loaded.resolved.stages.decontaminate.sets[0].paths == [str(tmp_path / "evals" / "gsm.jsonl")]
+    check_inputs_exist(loaded.resolved)  # reads the file: no error
