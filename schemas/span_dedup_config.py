@@ -43,7 +43,8 @@ class SpanDedupConfig(Frozen):
     max_docs: int = Field(default=1, ge=1)
     min_chars: int = Field(default=20, ge=1)
     normalization: SpanNormalization = SpanNormalization()
-    # only documents that lost a span are checked: fewer words left than this -> dropped
+    # a document the removal takes from at least this many words to fewer is dropped (span_dedup:too_short);
+    # one that was already shorter keeps its remaining text (unless none is left)
     min_doc_words: int = Field(default=20, ge=0)
     scope: Literal["global", "per_source", "per_domain"] = "global"
     # order seed; None -> run.seed

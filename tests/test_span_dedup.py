@@ -61,9 +61,11 @@ def test_order_key_is_seeded_and_stable():
 
 
 def test_stage_keeps_one_copy_in_seeded_first_document_and_drops_too_short():
-    cfg = SpanDedupConfig(unit="paragraph", min_doc_words=10)
+    cfg = SpanDedupConfig(unit="paragraph", min_doc_words=20)
     docs = [doc(f"d{i}", f"{para()}\n\n{FOOTER}") for i in range(6)]
-    docs.append(doc("short", f"tiny body here.\n\n{FOOTER}"))
+    # 20+ words before the removal, fewer after: dropped; already short before: kept with what is left
+    docs.append(doc("short", f"a tiny body here with a few more words in it.\n\n{FOOTER}"))
+    docs.append(doc("stub", f"stub.\n\n{FOOTER}"))
     unique = doc("u", para() + "\n\n" + para())
     docs.append(unique)
     first = min(order_key(1234, d.id) for d in docs if FOOTER in d.text)[1]
@@ -72,6 +74,8 @@ def test_stage_keeps_one_copy_in_seeded_first_document_and_drops_too_short():
         assert_that(res.main | beam.Map(lambda d: (d.id, FOOTER in d.text)),
                     equal_to([(d.id, d.id == first) for d in docs if d.id != "short" or first == "short"]),
                     label="kept")
+        assert_that(res.main | beam.Filter(lambda d: d.id == "stub") | beam.Map(lambda d: d.text),
+                    equal_to(["stub." if first != "stub" else f"stub.\n\n{FOOTER}"]), label="stub")
         expected_rej = [] if first == "short" else [("short", "span_dedup:too_short")]
         assert_that(res.rejected | beam.Map(lambda r: (r.id, r.reason)), equal_to(expected_rej), label="rej")
         assert_that(res.main | beam.Filter(lambda d: d.id == "u") | beam.Map(lambda d: d.text),
@@ -80,10 +84,10 @@ def test_stage_keeps_one_copy_in_seeded_first_document_and_drops_too_short():
         def check(stats):
             s = dict(stats)
             rep = json.loads(s["repeated_spans"])
-            assert rep["spans"] == 1 and rep["copies_removed"] == 6
-            assert rep["largest"] == [{"docs": 7, "kept_in": first}]
+            assert rep["spans"] == 1 and rep["copies_removed"] == 7
+            assert rep["largest"] == [{"docs": 8, "kept_in": first}]
             src = json.loads(s["removed_per_source"])["web"]
-            assert src["docs"] == 8 and src["docs_trimmed"] + src["docs_dropped"] == 6 and src["words_removed"] > 0
+            assert src["docs"] == 9 and src["docs_trimmed"] + src["docs_dropped"] == 7 and src["words_removed"] > 0
 
         assert_that(res.stats, check, label="stats")
 

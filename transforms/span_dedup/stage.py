@@ -6,7 +6,7 @@ Flow (only span hashes, ids and order keys until the last step):
 3. ``Losers``: span keys in more than ``max_docs`` documents, joined with their members: (id, span key) for
    every member but the first.
 4. ``Decide``: documents joined with their losing span keys by id; the spans are removed, and a document
-   left with fewer than ``min_doc_words`` words is dropped as ``span_dedup:too_short``.
+   the removal takes below ``min_doc_words`` words (or leaves empty) is dropped as ``span_dedup:too_short``.
 """
 from __future__ import annotations
 
@@ -118,7 +118,8 @@ class _DecideFn(beam.DoFn):
                 continue
             text, removed_units = trim(doc, losing, self._cfg)
             left = len(text.split())
-            if left < self._cfg.min_doc_words or not text:
+            # dropped when the removal made it too short; one already short is left to the quality rules
+            if not text or left < self._cfg.min_doc_words <= words:
                 yield beam.pvalue.TaggedOutput("rows", ("doc", doc.source, words, words, 2))
                 yield beam.pvalue.TaggedOutput("rejected", reject(doc, STAGE, f"{STAGE}:too_short"))
                 count(STAGE, "dropped", "too_short")
