@@ -2,8 +2,9 @@
 
 Part 1 (planted): --boilerplate real disclaimers and footers are taken from ../shared/corpora/finance (lines
 that repeat across SEC filings or earnings calls, and earnings-call lines about forward-looking
-statements); each is planted as a line of its own into --copies Wikipedia documents (../shared/corpora/general)
-at a seeded position. The ``span_dedup`` stage (unit ``line``, the default config) runs in Beam's local
+statements); each is planted as a line of its own into --copies Wikipedia documents (../shared/corpora/general;
+documents of at least --min-base-words words, as the quality stage before span_dedup leaves them) at a
+seeded position. The ``span_dedup`` stage (unit ``line``, the default config) runs in Beam's local
 runner. Goals: >= 99% of the extra copies (all but one per boilerplate) removed; >= 99.9% of the lines that
 occur once in the corpus kept.
 
@@ -109,7 +110,10 @@ def planted(args, work: Path) -> None:
 
     rng = random.Random(args.seed)
     plates = boilerplate(args.boilerplate, rng)
-    base = read_jsonl(CORPORA / "general" / "wikipedia_en-00000.jsonl.gz", limit=args.docs)
+    # span_dedup runs after quality, whose Gopher rules drop documents under 50 words (disambiguation stubs
+    # "X may refer to:"): the base documents are those a quality stage would pass on
+    base = [d for d in read_jsonl(CORPORA / "general" / "wikipedia_en-00000.jsonl.gz", limit=3 * args.docs)
+            if len(d["text"].split()) >= args.min_base_words][: args.docs]
     docs = [{"id": d["id"], "text": d["text"]} for d in base]
     placed = collections.defaultdict(list)
     for k, plate in enumerate(plates):
@@ -137,12 +141,16 @@ def planted(args, work: Path) -> None:
     left_extra = sum(max(0, kept_lines.get(norm(p), 0) - 1) for p in plates)
     still_one = sum(1 for p in plates if kept_lines.get(norm(p), 0) == 1)
     once_kept = sum(1 for k in once if kept_lines.get(k, 0) >= 1)
+    dropped_ids = {r["id"] for r in rejected}
+    lost_in_dropped = sum(1 for k in once if not kept_lines.get(k) and holders[k] <= dropped_ids)
     mb = sum(len(d["text"].encode()) for d in docs) / 1e6
     print(f"planted: {len(docs)} Wikipedia documents ({mb:.1f} MB), {len(plates)} boilerplate lines x {args.copies} "
           f"documents each; stage: {wall:.1f} s wall, {cpu:.1f} CPU-s of the launching process")
     print(f"  boilerplate extra copies removed: {extra - left_extra}/{extra} ({100 * (extra - left_extra) / extra:.2f}%); "
           f"boilerplate lines left in exactly one document: {still_one}/{len(plates)}")
     print(f"  lines occurring once kept: {once_kept}/{len(once)} ({100 * once_kept / max(len(once), 1):.3f}%)")
+    print(f"  once-occurring lines lost: {len(once) - once_kept}, of which in documents dropped as too short: "
+          f"{lost_in_dropped}")
     print(f"  documents dropped as too short: {len(rejected)}; repeated spans found: {stats['repeated_spans']['spans']}")
     print(f"  goal extra copies removed >= 99%: {'met' if extra - left_extra >= 0.99 * extra else 'NOT met'}; "
           f"goal once-occurring kept >= 99.9%: {'met' if once_kept >= 0.999 * len(once) else 'NOT met'}")
@@ -174,6 +182,7 @@ def main() -> int:
     ap.add_argument("--docs", type=int, default=1000)
     ap.add_argument("--boilerplate", type=int, default=30)
     ap.add_argument("--copies", type=int, default=40)
+    ap.add_argument("--min-base-words", type=int, default=50, help="Wikipedia documents shorter are not used")
     ap.add_argument("--max-mb", type=float, default=8.0)
     ap.add_argument("--seed", type=int, default=5)
     args = ap.parse_args()
