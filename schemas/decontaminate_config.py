@@ -53,7 +53,7 @@ class DecontaminateConfig(Frozen):
     # words per n-gram (GPT-3 used 13)
     n: int = Field(default=13, ge=3, le=64)
     # items with fewer than n words are matched on their whole text when they have at least this many words;
-    # shorter items are not protected (counted in the audit as `too_short`)
+    # shorter items are not protected (counted in the audit as `unprotected`)
     min_words: int = Field(default=8, ge=1)
     # mask: every run of digits is the same word "0", so an item with a changed number still matches
     # (GSM8K-style numeric variants are contamination too); keep: digits are compared as written

@@ -81,7 +81,7 @@ def test_ngram_hashes_are_windows_of_the_polynomial():
 def test_index_finds_verbatim_edited_and_short_items_only(tmp_path):
     ix = EvalIndex.build(cfg_for(tmp_path))
     assert [s.indexed for s in ix.summaries] == [1, 1, 1]
-    assert ix.summaries[2].too_short == 1
+    assert ix.summaries[2].unprotected == 1
     assert ix.short_lengths == (7,)
 
     def sets(text):
@@ -101,7 +101,7 @@ def test_runs_of_numbers_are_not_indexed(tmp_path):
     rows = [{"q": "Which is the next term in this sequence of whole numbers: " + table}, {"q": "1 2 3 4 5 6 7 8 9 10 11 12 13 14"}]
     cfg = DecontaminateConfig(sets=[{"name": "x", "paths": [write_jsonl(tmp_path / "x.jsonl", rows)], "fields": ["q"]}])
     ix = EvalIndex.build(cfg)
-    assert ix.summaries[0].indexed == 1 and ix.summaries[0].too_short == 1
+    assert ix.summaries[0].indexed == 1 and ix.summaries[0].unprotected == 1
     assert ix.matches(norm_words("Season results " + " ".join(str(i * 7) for i in range(60)))) == []
     assert ix.matches(norm_words("Which is the next term in this sequence of whole numbers: 5 6 7 8 9 10"))
 
@@ -187,10 +187,10 @@ def test_stage_drops_contaminated_documents_and_reports_per_set(tmp_path):
             (section, payload), = stats
             assert section == "evaluation_sets"
             s = json.loads(payload)
-            assert s["gsm8k"] == {"items": 1, "protected": 1, "too_short": 0, "items_found": 1, "documents": 2,
+            assert s["gsm8k"] == {"items": 1, "protected": 1, "unprotected": 0, "items_found": 1, "documents": 2,
                                   "sample_item_ids": ["g1"], "sample_doc_ids": ["b", "c"]}
             assert s["mmlu"]["documents"] == 1 and s["tqa"]["documents"] == 1
-            assert s["tqa"]["too_short"] == 1 and s["tqa"]["sample_item_ids"] == ["tqa.jsonl:1"]
+            assert s["tqa"]["unprotected"] == 1 and s["tqa"]["sample_item_ids"] == ["tqa.jsonl:1"]
 
         assert_that(res.stats, check, label="stats")
 

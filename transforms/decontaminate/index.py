@@ -28,7 +28,7 @@ class SetSummary(NamedTuple):
     name: str
     items: int  # records read
     indexed: int  # items protected (n-grams, or whole text when short)
-    too_short: int  # items not protected: fewer than min_words words, or numbers in every n-gram
+    unprotected: int  # items not protected: fewer than min_words words, or numbers in every n-gram
 
 
 class Match(NamedTuple):

@@ -99,14 +99,14 @@ class AuditFn(beam.CombineFn):
         return {}
 
     def _entry(self, acc, name):
-        return acc.setdefault(name, {"items": 0, "protected": 0, "too_short": 0, "found": set(), "docs": 0,
+        return acc.setdefault(name, {"items": 0, "protected": 0, "unprotected": 0, "found": set(), "docs": 0,
                                      "sample_docs": []})
 
     def add_input(self, acc, row):
         if row[0] == "set":
             name, items, indexed, short = row[1]
             e = self._entry(acc, name)
-            e["items"], e["protected"], e["too_short"] = items, indexed, short
+            e["items"], e["protected"], e["unprotected"] = items, indexed, short
         elif row[0] == "found":
             _, name, doc_id, items = row
             e = self._entry(acc, name)
@@ -120,7 +120,7 @@ class AuditFn(beam.CombineFn):
         for acc in accs:
             for name, e in acc.items():
                 o = self._entry(out, name)
-                for k in ("items", "protected", "too_short"):
+                for k in ("items", "protected", "unprotected"):
                     o[k] = max(o[k], e[k])
                 o["found"] |= e["found"]
                 o["docs"] += e["docs"]
@@ -132,7 +132,7 @@ class AuditFn(beam.CombineFn):
         for name in self._names:
             e = self._entry(acc, name)
             sets[name] = {
-                "items": e["items"], "protected": e["protected"], "too_short": e["too_short"],
+                "items": e["items"], "protected": e["protected"], "unprotected": e["unprotected"],
                 "items_found": len(e["found"]), "documents": e["docs"],
                 "sample_item_ids": sorted(e["found"])[:SAMPLE_IDS], "sample_doc_ids": e["sample_docs"],
             }
