@@ -243,3 +243,26 @@ def test_eval_paths_are_relative_to_the_config_file(tmp_path):
     loaded = load_config(str(cfg))
     assert loaded.resolved.stages.decontaminate.sets[0].paths == [str(tmp_path / "evals" / "gsm.jsonl")]
     check_inputs_exist(loaded.resolved)  # reads the file: no error
+
+
+def test_a_failing_document_is_a_dead_letter_and_nothing_is_lost(tmp_path, monkeypatch):
+    import pilewright.transforms.decontaminate.stage as stage_module
+
+    original = stage_module.norm_words
+
+    def failing(text, mask=True):
+        if text.startswith("BOOM"):
+            raise ValueError("cannot read")
+        return original(text, mask)
+
+    monkeypatch.setattr(stage_module, "norm_words", failing)
+    docs = [doc("a", FILLER), doc("b", Q1), doc("boom", "BOOM " + FILLER)]
+    with TestPipeline() as p:
+        res = p | beam.Create(docs) | Decontaminate(cfg_for(tmp_path))
+        assert_that(res.errors | beam.Map(lambda e: (e.doc_id, e.stage, e.error_type)),
+                    equal_to([("boom", "decontaminate", "ValueError")]), label="errors")
+        total = ((res.main | "CM" >> beam.combiners.Count.Globally(),
+                  res.rejected | "CR" >> beam.combiners.Count.Globally(),
+                  res.errors | "CE" >> beam.combiners.Count.Globally())
+                 | beam.Flatten() | beam.CombineGlobally(sum))
+        assert_that(total, equal_to([len(docs)]), label="conservation")

@@ -112,3 +112,26 @@ def test_stage_on_no_input_still_reports():
     with TestPipeline() as p:
         res = p | beam.Create([]).with_output_types(Document) | SpanDedup(SpanDedupConfig())
         assert_that(res.stats | beam.Map(lambda kv: kv[0]), equal_to(["removed_per_source", "repeated_spans"]))
+
+
+def test_a_failing_document_is_a_dead_letter_and_nothing_is_lost(monkeypatch):
+    import pilewright.transforms.span_dedup.stage as stage_module
+
+    original = stage_module.spans
+
+    def failing(text, cfg, scope=""):
+        if text.startswith("BOOM"):
+            raise ValueError("cannot split")
+        return original(text, cfg, scope)
+
+    monkeypatch.setattr(stage_module, "spans", failing)
+    docs = [doc("a", f"{para()}\n\n{FOOTER}"), doc("b", f"{para()}\n\n{FOOTER}"), doc("boom", "BOOM " + para())]
+    with TestPipeline() as p:
+        res = p | beam.Create(docs) | SpanDedup(SpanDedupConfig(min_doc_words=0))
+        assert_that(res.errors | beam.Map(lambda e: (e.doc_id, e.stage, e.error_type)),
+                    equal_to([("boom", "span_dedup", "ValueError")]), label="errors")
+        total = ((res.main | "CM" >> beam.combiners.Count.Globally(),
+                  res.rejected | "CR" >> beam.combiners.Count.Globally(),
+                  res.errors | "CE" >> beam.combiners.Count.Globally())
+                 | beam.Flatten() | beam.CombineGlobally(sum))
+        assert_that(total, equal_to([len(docs)]), label="conservation")
