@@ -2,10 +2,9 @@
 
 Flow (only span hashes, ids and order keys until the last step):
 1. ``Spans``: per document, (span key, (order key, id)) for each distinct span key it holds.
-2. ``Count``: per span key, the number of documents and the first of them in the seeded order.
-3. ``Losers``: span keys in more than ``max_docs`` documents, joined with their members: (id, span key) for
-   every member but the first.
-4. ``Decide``: documents joined with their losing span keys by id; the spans are removed, and a document
+2. ``Losers``: grouped by span key; a key in more than ``max_docs`` documents yields (id, span key) for
+   every member but the first in the seeded order.
+3. ``Decide``: documents joined with their losing span keys by id; the spans are removed, and a document
    the removal takes below ``min_doc_words`` words (or leaves empty) is dropped as ``span_dedup:too_short``.
 """
 from __future__ import annotations
@@ -61,42 +60,25 @@ class _SpansFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput(self.DOCS, (doc.id, doc))
 
 
-class FirstAndCount(beam.CombineFn):
-    """(order, id) values -> (documents, first (order, id)). Memory: one pair per key."""
-
-    def create_accumulator(self):
-        return 0, None
-
-    def add_input(self, acc, value):
-        n, best = acc
-        value = tuple(value)
-        return n + 1, value if best is None or value < best else best
-
-    def merge_accumulators(self, accs):
-        n, best = 0, None
-        for m, b in accs:
-            n += m
-            if b is not None and (best is None or tuple(b) < best):
-                best = tuple(b)
-        return n, best
-
-    def extract_output(self, acc):
-        return acc
-
-
 def _losers(item, max_docs: int):
-    """(key, {"members": [(order, id)...], "count": [(n, first)]}) -> (id, key) for every copy to remove."""
-    key, grouped = item
-    counted = list(grouped["count"])
-    if not counted:
-        return
-    n, first = counted[0]
+    """(key, [(order, id), ...]) -> (id, key) for every copy to remove, and a ``spans`` row per repeated key.
+
+    Two passes over the group (Beam's grouped values are re-iterable and may be streamed from disk): the
+    count and the first member, then every member but the first.
+    """
+    key, members = item
+    n, first = 0, None
+    for m in members:
+        n += 1
+        m = tuple(m)
+        if first is None or m < first:
+            first = m
     if n <= max_docs:
         return
     yield beam.pvalue.TaggedOutput("spans", (n, first[1]))
-    for member in grouped["members"]:
-        if member[1] != first[1]:
-            yield member[1], key
+    for m in members:
+        if m[1] != first[1]:
+            yield m[1], key
 
 
 class _DecideFn(beam.DoFn):
@@ -190,9 +172,10 @@ class SpanDedup(beam.PTransform):
     Counters: span_dedup/kept, span_dedup/trimmed, span_dedup/dropped:too_short.
     Determinism: the copy kept is the first document in the order ``blake2b(seed, id)``, then id; the same
     documents, config and seed give the same output in any input order.
-    Cost: one (64-bit key, order, id) record per distinct span per document through a combine and a join of
-    the repeated keys with their members; one shuffle of the documents by id to apply the decisions (the
-    text crosses that one shuffle, as in ``dedup``).
+    Cost: one (64-bit key, order, id) record per distinct span per document through one GroupByKey (a key's
+    group holds the ids of the documents sharing that span: a span in millions of documents is a big group,
+    of ids only); one shuffle of the documents by id to apply the decisions (the text crosses that one
+    shuffle, as in ``dedup``).
     """
 
     def __init__(self, cfg: SpanDedupConfig, seed: int = 1234):
@@ -206,11 +189,9 @@ class SpanDedup(beam.PTransform):
             main_tag="members", dead_letter_tag="errors"
         )
         errors = signed["errors"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(DeadLetter)
-        members = signed["members"]
-        counted = members | "Count" >> beam.CombinePerKey(FirstAndCount())
         losers = (
-            {"members": members, "count": counted}
-            | "ByKey" >> beam.CoGroupByKey()
+            signed["members"]
+            | "BySpan" >> beam.GroupByKey()
             | "Losers" >> beam.FlatMap(_losers, max_docs=cfg.max_docs).with_outputs("spans", main="losing")
         )
         decided = (
