@@ -135,3 +135,13 @@ def test_a_failing_document_is_a_dead_letter_and_nothing_is_lost(monkeypatch):
                   res.errors | "CE" >> beam.combiners.Count.Globally())
                  | beam.Flatten() | beam.CombineGlobally(sum))
         assert_that(total, equal_to([len(docs)]), label="conservation")
+
+
+def test_flow_order_puts_decontaminate_after_quality_and_span_dedup_after_dedup():
+    from pilewright.pipeline.stages import curation_stages
+    from pilewright.schemas.config import RunConfig
+
+    cfg = RunConfig(sources=[{"name": "s", "paths": ["x"], "format": "jsonl"}],
+                    stages={"span_dedup": {}, "dedup": {}, "quality": {"rules": []},
+                            "decontaminate": {"sets": [{"name": "e", "paths": ["e.jsonl"], "fields": ["q"]}]}})
+    assert [name for name, _ in curation_stages(cfg)] == ["quality", "decontaminate", "dedup", "span_dedup"]
