@@ -789,13 +789,15 @@ def render_text(s: Summary) -> list[str]:
     rejecting = [f for f in s.funnel if f.reasons]
     if rejecting:
         lines.append("REJECTED BY REASON (docs)")
+        width = max(10, max(len(f.name) for f in rejecting) + 1)  # "decontaminate" is longer than 10
         for f in rejecting:
-            lines.append(f"  {f.name:<10}{_items(f.reasons)}")
+            lines.append(f"  {f.name:<{width}}{_items(f.reasons)}")
     failing = [f for f in s.funnel if f.error_types]
     if failing:
         lines.append("DEAD LETTERS (docs)")
+        width = max(10, max(len(f.name) for f in failing) + 1)
         for f in failing:
-            lines.append(f"  {f.name:<10}{_items(f.error_types)}")
+            lines.append(f"  {f.name:<{width}}{_items(f.error_types)}")
     else:
         lines.append("DEAD LETTERS  none")
     lines.append("")

@@ -23,15 +23,16 @@ def _user_fixable(exc: BaseException) -> Optional[str]:
     """The one-line message of an error the user can fix, raised inside the pipeline, if it is one."""
     from pilewright.tokenizer.hf import TokenizerSourceError
     from pilewright.tokenizer.train import TokenizerTrainingError
+    from pilewright.transforms.decontaminate import EvalSetError
     from pilewright.transforms.mix_plan import MixShortfallError
 
     seen = set()
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
-        if isinstance(exc, (TokenizerTrainingError, TokenizerSourceError, ConfigError, MixShortfallError)):
+        if isinstance(exc, (TokenizerTrainingError, TokenizerSourceError, ConfigError, MixShortfallError, EvalSetError)):
             return str(exc).split(" [while running", 1)[0]
         text = str(exc)
-        for name in ("TokenizerTrainingError", "TokenizerSourceError", "MixShortfallError"):
+        for name in ("TokenizerTrainingError", "TokenizerSourceError", "MixShortfallError", "EvalSetError"):
             if f"{name}:" in text:
                 return text.split(f"{name}:", 1)[-1].strip().splitlines()[0].split(" [while running", 1)[0]
         exc = exc.__cause__ or exc.__context__

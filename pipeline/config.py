@@ -69,7 +69,8 @@ def _resolve(path: str, base_dir: str) -> str:
 
 
 def resolve_paths(cfg: RunConfig, base_dir: str) -> RunConfig:
-    """Relative source, tokenizer and URL-list paths are relative to the config file's folder."""
+    """Relative source, tokenizer, URL-list, evaluation-set and bad-words list paths are relative to the
+    config file's folder."""
     sources = [s.model_copy(update={"paths": [_resolve(p, base_dir) for p in s.paths]}) for s in cfg.sources]
     tokenizer = cfg.tokenizer
     if tokenizer.model:
@@ -80,6 +81,20 @@ def resolve_paths(cfg: RunConfig, base_dir: str) -> RunConfig:
     if stages.url_filter is not None:
         lists = {k: [_resolve(p, base_dir) for p in getattr(stages.url_filter, k)] for k in URL_LIST_FIELDS}
         stages = stages.model_copy(update={"url_filter": stages.url_filter.model_copy(update=lists)})
+    decon = stages.decontaminate
+    if decon is not None:
+        sets = [s.model_copy(update={"paths": [_resolve(p, base_dir) for p in s.paths]}) for s in decon.sets]
+        stages = stages.model_copy(update={"decontaminate": decon.model_copy(update={"sets": sets})})
+    quality = stages.quality
+    if quality is not None:
+        update = {}
+        for variant in ("c4", "c4_paper", "c4_tfds"):
+            c4 = getattr(quality, variant)
+            if c4.bad_words.lists:
+                lists = {k: _resolve(v, base_dir) for k, v in c4.bad_words.lists.items()}
+                update[variant] = c4.model_copy(update={"bad_words": c4.bad_words.model_copy(update={"lists": lists})})
+        if update:
+            stages = stages.model_copy(update={"quality": quality.model_copy(update=update)})
     return cfg.model_copy(update={"sources": sources, "tokenizer": tokenizer, "stages": stages})
 
 
@@ -148,3 +163,26 @@ def check_inputs_exist(cfg: RunConfig, written: Optional[RunConfig] = None) -> N
                     cfg.tokenizer.bos)
         except TokenizerSourceError as e:
             raise ConfigError(str(e)) from None
+    _check_decontaminate(cfg)
+    quality = cfg.stages.quality
+    if quality is not None and quality.enabled:
+        for rule in quality.rules:
+            for lang, path in getattr(quality, rule).bad_words.lists.items() if rule.startswith("c4") else ():
+                if not _is_remote(path) and not os.path.isfile(path):
+                    raise ConfigError(f"stages.quality.{rule}.bad_words.lists.{lang}: file not found: {path}")
+
+
+def _check_decontaminate(cfg: RunConfig) -> None:
+    """Every local evaluation file is read once here: a missing, empty or field-less file stops the run
+    before it starts (remote ones are read by the workers, which report the same error)."""
+    decon = cfg.stages.decontaminate
+    if decon is None or not decon.enabled:
+        return
+    if any(_is_remote(p) for s in decon.sets for p in s.paths):
+        return
+    from pilewright.transforms.decontaminate import EvalSetError, check_eval_sets
+
+    try:
+        check_eval_sets(decon)
+    except EvalSetError as e:
+        raise ConfigError(f"stages.decontaminate: {e}") from None

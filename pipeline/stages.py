@@ -1,8 +1,8 @@
 """The curation stages in flow order, built from the config.
 
 A stage is in the flow when its block exists in ``stages`` and is enabled. Order is DESIGN.md's:
-normalize -> langid -> quality -> dedup -> pii. Each entry is ``(name, PTransform)`` where the transform
-maps ``PCollection[Document]`` to a ``StageResult``.
+extract -> url_filter -> normalize -> langid -> quality -> decontaminate -> dedup -> span_dedup -> pii. Each
+entry is ``(name, PTransform)`` where the transform maps ``PCollection[Document]`` to a ``StageResult``.
 """
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pilewright.schemas.config import RunConfig
 
 def curation_stages(cfg: RunConfig) -> list[tuple[str, beam.PTransform]]:
     stages: list[tuple[str, beam.PTransform]] = []
-    # stages register here in flow order: extract, url_filter, normalize, langid, quality, dedup, pii
+    # stages register here in flow order: extract, url_filter, normalize, langid, quality,
+    # decontaminate, dedup, span_dedup, pii
     extract = cfg.stages.extract
     if extract is not None and extract.enabled:  # right after ingest: the rest of the flow sees main text
         from pilewright.transforms.extract import Extract
@@ -39,11 +40,21 @@ def curation_stages(cfg: RunConfig) -> list[tuple[str, beam.PTransform]]:
         from pilewright.transforms.quality import QualityFilter
 
         stages.append(("quality", QualityFilter(quality)))
+    decontaminate = cfg.stages.decontaminate
+    if decontaminate is not None and decontaminate.enabled:
+        from pilewright.transforms.decontaminate import Decontaminate
+
+        stages.append(("decontaminate", Decontaminate(decontaminate)))
     dedup = cfg.stages.dedup
     if dedup is not None and dedup.enabled:  # after quality, before pii
         from pilewright.transforms.dedup import Dedup
 
         stages.append(("dedup", Dedup(dedup, seed=cfg.run.seed)))
+    span_dedup = cfg.stages.span_dedup
+    if span_dedup is not None and span_dedup.enabled:  # after whole duplicates are gone
+        from pilewright.transforms.span_dedup import SpanDedup
+
+        stages.append(("span_dedup", SpanDedup(span_dedup, seed=cfg.run.seed)))
     pii = cfg.stages.pii
     if pii is not None and pii.enabled:  # last: redacts what the earlier stages kept
         from pilewright.transforms.pii import RedactPII

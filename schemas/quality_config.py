@@ -98,6 +98,22 @@ class GopherRepetitionConfig(Frozen):
         return dict(sorted(v.items()))
 
 
+class BadWordsConfig(Frozen):
+    """C4's bad-words rule (the LDNOOBW lists), decided as datatrove's ``C4BadWordsFilter`` decides.
+
+    pilewright does not ship the lists (see the README: no package on the index carries them under a
+    licence that allows redistribution); point each language at a local copy of its LDNOOBW file (one word
+    or phrase per line, CC BY 4.0). With no list the rule is off.
+    """
+
+    # language code (as langid writes it) -> list file on any Beam filesystem; relative to the config file
+    lists: dict[str, str] = Field(default_factory=dict)
+    # language of documents langid did not annotate (datatrove's default_language)
+    default_language: str = "en"
+    # languages matched inside words: scripts written without spaces (C4, datatrove)
+    no_word_boundary: list[str] = Field(default_factory=lambda: ["ja", "th", "zh"])
+
+
 class C4Config(Frozen):
     """C4 rules as datatrove's ``C4QualityFilter`` applies them (the paper's thresholds on TFDS's code).
 
@@ -120,6 +136,8 @@ class C4Config(Frozen):
     filter_policy: bool = True
     # a kept document's text becomes C4's cleaned text (only the kept lines), as C4 was built
     remove_lines: bool = True
+    # judged on the cleaned text, after the rules above (datatrove chains C4BadWordsFilter after them)
+    bad_words: BadWordsConfig = BadWordsConfig()
 
 
 class C4PaperConfig(C4Config):

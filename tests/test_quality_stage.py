@@ -91,10 +91,10 @@ def test_stage_scores_classifiers(tmp_path):
 def test_a_failing_document_becomes_a_dead_letter_and_nothing_is_lost(monkeypatch):
     original = quality_rules.RuleScorer.score_batch
 
-    def score_batch(self, texts):
+    def score_batch(self, texts, langs=None):
         if any("BOOM" in t for t in texts):
             raise RuntimeError("cannot score")
-        return original(self, texts)
+        return original(self, texts, langs)
 
     monkeypatch.setattr(quality_rules.RuleScorer, "score_batch", score_batch)
     docs = DOCS + [doc("boom", "BOOM " + prose(9))]

@@ -37,7 +37,7 @@ class QualityScorer:
 
     def decide_batch(self, docs: list[Document]) -> list[tuple[Document, Optional[str]]]:
         """(annotated document, reason or None) for each document."""
-        scores = self.rules.score_batch([d.text for d in docs]) if self.rules else [None] * len(docs)
+        scores = self.rules.score_batch([d.text for d in docs], [d.lang for d in docs]) if self.rules else [None] * len(docs)
         out = []
         for doc, score in zip(docs, scores):
             signals = dict(doc.quality or {})

@@ -16,19 +16,24 @@ structure, plus the apostrophe as an end mark); ``benchmarks/compare_quality.py`
 decision. ``c4_tfds`` follows ``tensorflow_datasets/text/c4_utils.py:clean_page`` (whose constants differ
 from the paper: 5 words a line and 3 sentences a page). In all three, sentences are counted with spaCy's
 rule-based sentencizer as datatrove does; TFDS used NLTK's punkt model, which would need a download at run
-time. None of the variants applies C4's bad-words list (a separate blocklist filter, like datatrove's
-``C4BadWordsFilter``), nor its three-sentence-span deduplication (the ``dedup`` stage's job).
+time. C4's three-sentence-span deduplication is the ``span_dedup`` stage's job.
+
+The bad-words rule (``BadWords``) applies C4's LDNOOBW lists, per document language, to the cleaned text
+when ``bad_words.lists`` names a list for that language; its decisions are datatrove's
+``C4BadWordsFilter``'s (``keep_fraction`` 0): the lowercased text matches a listed word flanked by
+non-word characters or the text's ends (anywhere, for ja/th/zh), after the same allowlist is removed.
 
 Signals (prefixed with the variant's name): ``lines`` and ``kept_lines`` (lines before/after line
 cleaning), ``num_sentences`` (in kept lines), ``lorem_ipsum`` and ``curly_bracket`` (1.0 when a line that
 survived the earlier line rules contains one). Reasons: ``lorem_ipsum``, ``curly_bracket``,
-``too_few_sentences``.
+``too_few_sentences``, ``bad_words`` (signal ``bad_words``: 1.0, only when the language has a list).
 """
 from __future__ import annotations
 
+import re
 from typing import NamedTuple, Optional, Sequence
 
-from pilewright.schemas.quality_config import C4Config
+from pilewright.schemas.quality_config import BadWordsConfig, C4Config
 from pilewright.transforms.quality_text import C4_CITATION, C4_POLICY, C4_POLICY_HINTS
 from pilewright.transforms.quality_words import TextAnalyzer
 
@@ -114,4 +119,54 @@ def c4_reason(s: dict[str, float], cfg: C4Config) -> Optional[str]:
         return "curly_bracket"
     if "num_sentences" in s and s["num_sentences"] < cfg.min_num_sentences:
         return "too_few_sentences"
+    if s.get("bad_words"):
+        return "bad_words"
     return None
+
+
+# words that are common parts of longer words in scripts without spaces: C4's (and datatrove's) allowlist,
+# removed from every language's list
+BAD_WORDS_ALLOWLIST = {"ja": {"sm", "グロ", "女の子"}, "zh": {"性"}}
+
+
+def bad_words_pattern(words: Sequence[str], lang: str, no_word_boundary: Sequence[str] = ("ja", "th", "zh")):
+    """The compiled matcher of one language's list (lines stripped, allowlist removed, as datatrove)."""
+    listed = {w.strip() for w in words}
+    for allow in BAD_WORDS_ALLOWLIST.values():
+        listed -= allow
+    alternatives = "|".join(re.escape(w) for w in sorted(listed))
+    if lang in no_word_boundary:
+        return re.compile(alternatives)
+    return re.compile(r"(?:\W|^)({})(?:\W|$)".format(alternatives))
+
+
+def read_list(path: str) -> list[str]:
+    """Lines of a list file on any Beam filesystem (UTF-8)."""
+    from apache_beam.io.filesystems import FileSystems
+
+    with FileSystems.open(path) as f:
+        data = f.read()
+    # splitlines(keepends) then strip matches datatrove's `for line in f: line.strip()` line for line
+    return data.decode("utf-8").splitlines(True)
+
+
+class BadWords:
+    """Per-language matchers of ``BadWordsConfig``, compiled on first use of each language (once per worker)."""
+
+    def __init__(self, cfg: BadWordsConfig):
+        self.cfg = cfg
+        self._patterns: dict[str, "re.Pattern"] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self.cfg.lists)
+
+    def found(self, text: str, lang: Optional[str]) -> Optional[bool]:
+        """True when ``text`` holds a listed word; None when its language has no list."""
+        lang = lang or self.cfg.default_language
+        path = self.cfg.lists.get(lang)
+        if path is None:
+            return None
+        pattern = self._patterns.get(lang)
+        if pattern is None:
+            pattern = self._patterns[lang] = bad_words_pattern(read_list(path), lang, self.cfg.no_word_boundary)
+        return pattern.search(text.lower()) is not None

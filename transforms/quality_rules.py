@@ -11,7 +11,7 @@ from itertools import chain
 from typing import NamedTuple, Optional, Sequence
 
 from pilewright.schemas.quality_config import QualityConfig
-from pilewright.transforms.quality_c4 import c4_reason, c4_signals
+from pilewright.transforms.quality_c4 import BadWords, c4_reason, c4_signals
 from pilewright.transforms.quality_fineweb import fineweb_reason, fineweb_signals
 from pilewright.transforms.quality_gopher import (
     gopher_quality_reason,
@@ -65,6 +65,8 @@ class RuleScorer:
         self.cfg = cfg
         self.analyzer = analyzer or TextAnalyzer(stop_words=cfg.gopher_quality.stop_words)
         self._names: dict[str, dict[str, str]] = {}  # rule set -> signal -> "<rule set>:<signal>"
+        # the C4 variant's bad-words matchers (compiled per language on first use)
+        self._bad_words = {r: BadWords(getattr(cfg, r).bad_words) for r in cfg.rules if r.startswith("c4")}
 
     def _ngram_chars(self, words) -> list[tuple[dict[int, int], dict[int, int]]]:
         rep = self.cfg.gopher_repetition
@@ -79,22 +81,25 @@ class RuleScorer:
             ({n: v[i] for n, v in top_l.items()}, {n: v[i] for n, v in dup_l.items()}) for i in range(len(words))
         ]
 
-    def score(self, text: str) -> RuleScore:
-        return self.score_batch([text])[0]
+    def score(self, text: str, lang: Optional[str] = None) -> RuleScore:
+        return self.score_batch([text], [lang])[0]
 
-    def score_batch(self, texts: Sequence[str]) -> list[RuleScore]:
-        """Scores of several texts; the n-gram measures of the whole batch are computed in one pass."""
+    def score_batch(self, texts: Sequence[str], langs: Optional[Sequence[Optional[str]]] = None) -> list[RuleScore]:
+        """Scores of several texts; the n-gram measures of the whole batch are computed in one pass.
+
+        ``langs`` (each text's language, None when unknown) picks the bad-words list of a C4 variant.
+        """
         # a batch allocates millions of small strings, lists and tuples and no reference cycles: pausing
         # the cyclic garbage collector meanwhile saves its repeated scans (~10% of the time)
         paused = gc.isenabled()
         gc.disable()
         try:
-            return self._score_batch(texts)
+            return self._score_batch(texts, langs if langs is not None else [None] * len(texts))
         finally:
             if paused:
                 gc.enable()
 
-    def _score_batch(self, texts: Sequence[str]) -> list[RuleScore]:
+    def _score_batch(self, texts: Sequence[str], langs: Sequence[Optional[str]]) -> list[RuleScore]:
         cfg = self.cfg
         analyzer = self.analyzer
         analyzer.begin_document()
@@ -138,6 +143,11 @@ class RuleScorer:
                 else:
                     infos = doc_words.chunk_infos if doc_words is not None else None
                     values, cleaned = c4_signals(judged, getattr(cfg, rule), analyzer, infos, doc_lines, doc_line_words)
+                    bad = self._bad_words[rule]
+                    if bad:
+                        found = bad.found(cleaned if getattr(cfg, rule).remove_lines else judged, langs[i])
+                        if found is not None:
+                            values["bad_words"] = 1.0 if found else 0.0
                 reasons[rule] = decide(rule, values, cfg, judged)
                 names = self._names.setdefault(rule, {})
                 for k, v in values.items():

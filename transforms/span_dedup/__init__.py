@@ -1,0 +1,8 @@
+"""Line, paragraph and sentence-window dedup across documents (``stages.span_dedup``).
+
+Files: ``spans`` (units, span hashes and removal: pure), ``stage`` (the ``SpanDedup`` transform, its
+combine and its audit sections).
+"""
+from pilewright.transforms.span_dedup.stage import SpanDedup
+
+__all__ = ["SpanDedup"]
