@@ -57,6 +57,63 @@ def compression_of(path: str) -> str:
     return "none"
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class _Prefixed:
+    """A reader that returns ``head`` before the rest of ``raw``: sniffing must not need ``seek``."""
+
+    def __init__(self, head: bytes, raw: BinaryIO):
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return self._raw.read(n)
+
+
+def sniffed(raw: BinaryIO, path: str) -> tuple[str, BinaryIO]:
+    """The compression read from the file's first bytes; the name only decides an empty file.
+
+    A ``.gz`` that is plain text is read as plain text, and a compressed file without the suffix is
+    decompressed, so a misnamed file is not mistaken for a corrupt one.
+    """
+    head = raw.read(4)
+    if head.startswith(GZIP_MAGIC):
+        compression = "gzip"
+    elif head.startswith(ZSTD_MAGIC):
+        compression = "zstd"
+    elif head:
+        compression = "none"
+    else:
+        compression = compression_of(path)
+    return compression, _Prefixed(head, raw)
+
+
+def without_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Drops a UTF-8 BOM at the start of the decompressed stream (it would make the first line bad JSON)."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= len(UTF8_BOM):
+            break
+    else:
+        if head:
+            yield head[len(UTF8_BOM):] if head.startswith(UTF8_BOM) else head
+        return
+    yield head[len(UTF8_BOM):] if head.startswith(UTF8_BOM) else head
+    yield from chunks
+
+
+def file_chunks(raw: BinaryIO, path: str) -> Iterator[bytes]:
+    compression, reader = sniffed(raw, path)
+    return without_bom(decompressed_chunks(reader, compression))
+
+
 def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
     # Decoded with zlib directly so every byte before a truncation is yielded; Beam's reader (and a
     # large GzipFile.read) can lose or silently drop the tail.
@@ -213,7 +270,7 @@ def _make_document(
 def read_jsonl(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
     """One JSON object per line; ids default to ``<rel_path>:<line>``."""
     try:
-        for line_no, line in iter_lines(decompressed_chunks(raw, compression_of(path))):
+        for line_no, line in iter_lines(file_chunks(raw, path)):
             if not line.strip():
                 continue
             try:
@@ -236,7 +293,7 @@ def read_jsonl(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Ite
 def read_text(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
     """The whole file is one document; its id is ``<rel_path>``."""
     try:
-        data = b"".join(decompressed_chunks(raw, compression_of(path)))
+        data = b"".join(file_chunks(raw, path))
     except TruncatedInput as e:
         yield dead_letter(spec, path, 0, "truncated_file", str(e))
         return
