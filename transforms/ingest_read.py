@@ -17,6 +17,9 @@ from pilewright.schemas.records import DeadLetter, Document
 
 STAGE = "ingest"
 CHUNK_BYTES = 1 << 20
+# Compressed input is fed in small pieces so that the records before a corrupt spot are decoded
+# (and yielded) before the decoder fails, and the dead letter can bound where the damage is.
+FEED_BYTES = 1 << 14
 ERROR_CHARS = 1024
 PAYLOAD_PREFIX_CHARS = 256
 
@@ -46,6 +49,14 @@ ReadResult = Union[Document, Rejection, DeadLetter]
 
 class TruncatedInput(Exception):
     """The compressed stream ended early or is corrupt."""
+
+
+class CorruptInput(TruncatedInput):
+    """The compressed stream holds bytes the decoder refuses (not merely a missing end)."""
+
+
+def _damage_kind(e: TruncatedInput) -> str:
+    return "corrupt_file" if isinstance(e, CorruptInput) else "truncated_file"
 
 
 def compression_of(path: str) -> str:
@@ -119,11 +130,13 @@ def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
     # large GzipFile.read) can lose or silently drop the tail.
     dobj = zlib.decompressobj(wbits=31)
     pending_member = False
+    consumed = 0
     try:
         while True:
-            data = raw.read(CHUNK_BYTES)
+            data = raw.read(FEED_BYTES)
             if not data:
                 break
+            consumed += len(data)
             while data:
                 pending_member = True
                 out = dobj.decompress(data)
@@ -139,7 +152,8 @@ def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
         if tail:
             yield tail
     except zlib.error as e:
-        raise TruncatedInput(f"gzip stream is corrupt: {e}") from e
+        # zlib does not say where it failed; the damage lies within the last chunk read
+        raise CorruptInput(f"gzip stream is corrupt before compressed byte {consumed}: {e}") from e
     if pending_member and not dobj.eof:
         raise TruncatedInput("gzip stream is truncated: the file ends before the end of its last member")
 
@@ -152,11 +166,13 @@ def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
     dctx = zstandard.ZstdDecompressor()
     dobj = dctx.decompressobj()
     seen_input = False
+    consumed = 0
     try:
         while True:
-            data = raw.read(CHUNK_BYTES)
+            data = raw.read(FEED_BYTES)
             if not data:
                 break
+            consumed += len(data)
             seen_input = True
             while data:
                 out = dobj.decompress(data)
@@ -171,7 +187,7 @@ def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
             if dobj.eof:
                 seen_input = False
     except zstandard.ZstdError as e:
-        raise TruncatedInput(f"zstd stream is corrupt: {e}") from e
+        raise CorruptInput(f"zstd stream is corrupt before compressed byte {consumed}: {e}") from e
     if seen_input and not dobj.eof:
         raise TruncatedInput("zstd stream is truncated: the last frame has no end")
 
@@ -287,7 +303,7 @@ def read_jsonl(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Ite
             yield _make_document(spec, record, f"{rel_path}:{line_no}", path, line_no, line)
     except TruncatedInput as e:
         partial = getattr(e, "partial", b"")
-        yield dead_letter(spec, path, getattr(e, "line", None), "truncated_file", str(e), partial)
+        yield dead_letter(spec, path, getattr(e, "line", None), _damage_kind(e), str(e), partial)
 
 
 def read_text(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
@@ -295,7 +311,7 @@ def read_text(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iter
     try:
         data = b"".join(file_chunks(raw, path))
     except TruncatedInput as e:
-        yield dead_letter(spec, path, 0, "truncated_file", str(e))
+        yield dead_letter(spec, path, 0, _damage_kind(e), str(e))
         return
     try:
         text = data.decode("utf-8")
