@@ -99,7 +99,8 @@ def test_truncated_zstd_is_reported():
 
 def test_corrupt_gzip_header_is_a_dead_letter():
     out = run(b"\x1f\x8bnot really gzip", "bad.jsonl.gz")
-    assert [o.error_type for o in out] == ["truncated_file"]
+    assert [o.error_type for o in out] == ["corrupt_file"]
+    assert "before compressed byte 4:" in out[0].error  # the bad method byte is at offset 2
 
 
 def test_text_format_one_document_per_file():
@@ -133,3 +134,42 @@ def test_parquet_rows_and_missing_column():
 def test_ids_do_not_depend_on_where_the_corpus_lives(pattern, path, expected):
     assert relative_path(path, pattern) == expected
     assert glob_root("no_wildcards.jsonl") == ""
+
+
+def test_bom_is_stripped_so_the_first_record_survives():
+    data = b"\xef\xbb\xbf" + b'{"id": "a", "text": "first"}\n{"id": "b", "text": "second"}\n'
+    for path, payload in (("a.jsonl", data), ("a.jsonl.gz", gz(data))):
+        out = run(payload, path)
+        assert [(d.id, d.text) for d in out] == [("web/a", "first"), ("web/b", "second")]
+    spec = SourceSpec(name="books", domain="general", format="text")
+    assert [d.text for d in run(b"\xef\xbb\xbfbook", "books/a.txt", spec)] == ["book"]
+
+
+def test_compression_is_sniffed_from_magic_bytes_not_the_name():
+    data = b'{"id": "a", "text": "one"}\n{"id": "b", "text": "two"}\n'
+    expected = [("web/a", "one"), ("web/b", "two")]
+    # plain text misnamed .gz / .zst, and compressed files without the suffix
+    assert [(d.id, d.text) for d in run(data, "plain.jsonl.gz")] == expected
+    assert [(d.id, d.text) for d in run(data, "plain.jsonl.zst")] == expected
+    assert [(d.id, d.text) for d in run(gz(data), "packed.jsonl")] == expected
+    zst = zstandard.ZstdCompressor().compress(data)
+    assert [(d.id, d.text) for d in run(zst, "packed.jsonl")] == expected
+
+
+def test_a_file_shorter_than_the_magic_is_still_read():
+    assert [(d.id, d.text) for d in run(b'{"text":"x"}', "tiny.jsonl")] == [("web/tiny.jsonl:1", "x")]
+    spec = SourceSpec(name="books", domain="general", format="text")
+    assert [d.text for d in run(b"ab", "books/a.txt", spec)] == ["ab"]
+    assert [o.error_type for o in run(b"", "empty.jsonl.gz")] == ["empty_file"]
+
+
+def test_corrupt_gzip_mid_stream_keeps_records_before_the_damage():
+    lines = b"".join(b'{"id": "%d", "text": "record %d"}\n' % (i, i) for i in range(5000))
+    packed = bytearray(gz(lines))
+    cut = len(packed) * 3 // 4
+    packed[cut:cut + 64] = b"\x00" * 64
+    out = run(bytes(packed), "damaged.jsonl.gz")
+    docs = [o for o in out if isinstance(o, Document)]
+    dead = [o for o in out if isinstance(o, DeadLetter)]
+    assert len(docs) > 0 and [d.text for d in docs] == [f"record {i}" for i in range(len(docs))]
+    assert [d.error_type for d in dead] == ["corrupt_file"] and "compressed byte" in dead[0].error

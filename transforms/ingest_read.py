@@ -17,6 +17,9 @@ from pilewright.schemas.records import DeadLetter, Document
 
 STAGE = "ingest"
 CHUNK_BYTES = 1 << 20
+# Compressed input is fed in small pieces so that the records before a corrupt spot are decoded
+# (and yielded) before the decoder fails, and the dead letter can bound where the damage is.
+FEED_BYTES = 1 << 14
 ERROR_CHARS = 1024
 PAYLOAD_PREFIX_CHARS = 256
 
@@ -55,6 +58,14 @@ class TruncatedInput(Exception):
     """The compressed stream ended early or is corrupt."""
 
 
+class CorruptInput(TruncatedInput):
+    """The compressed stream holds bytes the decoder refuses (not merely a missing end)."""
+
+
+def _damage_kind(e: TruncatedInput) -> str:
+    return "corrupt_file" if isinstance(e, CorruptInput) else "truncated_file"
+
+
 def compression_of(path: str) -> str:
     lower = path.lower()
     if lower.endswith(".gz") or lower.endswith(".gzip"):
@@ -64,16 +75,75 @@ def compression_of(path: str) -> str:
     return "none"
 
 
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class _Prefixed:
+    """A reader that returns ``head`` before the rest of ``raw``: sniffing must not need ``seek``."""
+
+    def __init__(self, head: bytes, raw: BinaryIO):
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return self._raw.read(n)
+
+
+def sniffed(raw: BinaryIO, path: str) -> tuple[str, BinaryIO]:
+    """The compression read from the file's first bytes; the name only decides an empty file.
+
+    A ``.gz`` that is plain text is read as plain text, and a compressed file without the suffix is
+    decompressed, so a misnamed file is not mistaken for a corrupt one.
+    """
+    head = raw.read(4)
+    if head.startswith(GZIP_MAGIC):
+        compression = "gzip"
+    elif head.startswith(ZSTD_MAGIC):
+        compression = "zstd"
+    elif head:
+        compression = "none"
+    else:
+        compression = compression_of(path)
+    return compression, _Prefixed(head, raw)
+
+
+def without_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Drops a UTF-8 BOM at the start of the decompressed stream (it would make the first line bad JSON)."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= len(UTF8_BOM):
+            break
+    else:
+        if head:
+            yield head[len(UTF8_BOM):] if head.startswith(UTF8_BOM) else head
+        return
+    yield head[len(UTF8_BOM):] if head.startswith(UTF8_BOM) else head
+    yield from chunks
+
+
+def file_chunks(raw: BinaryIO, path: str) -> Iterator[bytes]:
+    compression, reader = sniffed(raw, path)
+    return without_bom(decompressed_chunks(reader, compression))
+
+
 def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
     # Decoded with zlib directly so every byte before a truncation is yielded; Beam's reader (and a
     # large GzipFile.read) can lose or silently drop the tail.
     dobj = zlib.decompressobj(wbits=31)
     pending_member = False
+    consumed = 0
     try:
         while True:
-            data = raw.read(CHUNK_BYTES)
+            data = raw.read(FEED_BYTES)
             if not data:
                 break
+            consumed += len(data)
             while data:
                 pending_member = True
                 out = dobj.decompress(data)
@@ -89,7 +159,8 @@ def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
         if tail:
             yield tail
     except zlib.error as e:
-        raise TruncatedInput(f"gzip stream is corrupt: {e}") from e
+        # zlib does not say where it failed; the damage lies within the last chunk read
+        raise CorruptInput(f"gzip stream is corrupt before compressed byte {consumed}: {e}") from e
     if pending_member and not dobj.eof:
         raise TruncatedInput("gzip stream is truncated: the file ends before the end of its last member")
 
@@ -102,11 +173,13 @@ def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
     dctx = zstandard.ZstdDecompressor()
     dobj = dctx.decompressobj()
     seen_input = False
+    consumed = 0
     try:
         while True:
-            data = raw.read(CHUNK_BYTES)
+            data = raw.read(FEED_BYTES)
             if not data:
                 break
+            consumed += len(data)
             seen_input = True
             while data:
                 out = dobj.decompress(data)
@@ -121,7 +194,7 @@ def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
             if dobj.eof:
                 seen_input = False
     except zstandard.ZstdError as e:
-        raise TruncatedInput(f"zstd stream is corrupt: {e}") from e
+        raise CorruptInput(f"zstd stream is corrupt before compressed byte {consumed}: {e}") from e
     if seen_input and not dobj.eof:
         raise TruncatedInput("zstd stream is truncated: the last frame has no end")
 
@@ -220,7 +293,7 @@ def _make_document(
 def read_jsonl(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
     """One JSON object per line; ids default to ``<rel_path>:<line>``."""
     try:
-        for line_no, line in iter_lines(decompressed_chunks(raw, compression_of(path))):
+        for line_no, line in iter_lines(file_chunks(raw, path)):
             if not line.strip():
                 continue
             try:
@@ -237,15 +310,15 @@ def read_jsonl(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Ite
             yield _make_document(spec, record, f"{rel_path}:{line_no}", path, line_no, line)
     except TruncatedInput as e:
         partial = getattr(e, "partial", b"")
-        yield dead_letter(spec, path, getattr(e, "line", None), "truncated_file", str(e), partial)
+        yield dead_letter(spec, path, getattr(e, "line", None), _damage_kind(e), str(e), partial)
 
 
 def read_text(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
     """The whole file is one document; its id is ``<rel_path>``."""
     try:
-        data = b"".join(decompressed_chunks(raw, compression_of(path)))
+        data = b"".join(file_chunks(raw, path))
     except TruncatedInput as e:
-        yield dead_letter(spec, path, 0, "truncated_file", str(e))
+        yield dead_letter(spec, path, 0, _damage_kind(e), str(e))
         return
     try:
         text = data.decode("utf-8")
