@@ -30,12 +30,6 @@ NOT_YET_BUILT_TOP_LEVEL: frozenset[str] = frozenset()
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-class StageToggle(Frozen):
-    """Fields every stage block has."""
-
-    enabled: bool = True
-
-
 def _drop_disabled_unbuilt(data: object, unbuilt: frozenset[str], where: str) -> object:
     if not isinstance(data, dict):
         return data

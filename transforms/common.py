@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import typing
-from typing import Any, Callable, Iterable, Optional
+from typing import Any, Iterable, Optional
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -162,19 +162,3 @@ def rejected_output(doc: Document, stage: str, reason: str) -> beam.pvalue.Tagge
     count(stage, "dropped", reason)
     return beam.pvalue.TaggedOutput(AnnotateAndFilter.REJECTED, rec)
 
-
-class FilterFn(beam.DoFn):
-    """A DoFn for the common case: a pure ``decide(doc) -> (annotated_doc, reason | None)``."""
-
-    def __init__(self, stage: str, decide: Callable[[Document], tuple[Document, Optional[str]]]):
-        super().__init__()
-        self._stage = stage
-        self._decide = decide
-
-    def process(self, doc: Document) -> Iterable:
-        annotated, reason = self._decide(doc)
-        if reason is None:
-            count(self._stage, "kept")
-            yield annotated
-        else:
-            yield rejected_output(annotated, self._stage, reason)

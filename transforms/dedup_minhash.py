@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Sequence
 
 import numpy as np
 import xxhash
@@ -156,10 +155,3 @@ def band_match_probability(jaccard: float, bands: int, rows: int) -> float:
     """Probability that two documents with this Jaccard similarity share at least one band key."""
     return 1.0 - (1.0 - jaccard**rows) ** bands
 
-
-def shingle_sets_jaccard(a: Sequence[int], b: Sequence[int]) -> float:
-    """Exact Jaccard similarity of two collections of shingle hashes (as sets)."""
-    sa, sb = set(a), set(b)
-    if not sa and not sb:
-        return 1.0
-    return len(sa & sb) / len(sa | sb)

@@ -1,7 +1,7 @@
 """Pure logic of the mix stage: token budgets per domain and source, shortfalls, and the seeded choices.
 
 Nothing here imports Beam. The Beam shell (``transforms/mix.py``) gathers per-source token totals and
-per-cell token arrays, calls ``plan_mix`` once, and applies ``copies_of`` and ``order_key`` per document.
+per-cell token arrays, calls ``plan_budgets`` and ``with_cell_limits`` once, and applies ``copies_of`` and ``order_key`` per document.
 
 Budgets: ``target x share`` per domain. Inside a domain every source is sampled at a rate proportional to its
 weight (weight 1.0 = natural size), no source above ``max_epochs`` (water-filling: capped sources free their

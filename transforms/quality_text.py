@@ -34,9 +34,6 @@ TERMINAL_PUNCTUATION = frozenset((
 ))
 PUNCTUATION_SET = frozenset(PUNCTUATION) | TERMINAL_PUNCTUATION
 
-# Gopher (Rae et al. 2021): a document needs at least two of these (exact, case-sensitive tokens)
-GOPHER_STOP_WORDS = ("the", "be", "to", "of", "and", "that", "have", "with")
-
 # C4 (Raffel et al. 2020, and TFDS c4_utils): citation markers removed from lines, policy boilerplate lines
 C4_CITATION = re.compile(r"\[\d*]|\[edit]|\[citation needed]")
 C4_POLICY_SUBSTRINGS = (

@@ -7,7 +7,7 @@ special cases, URL matcher), read from the installed spaCy, and only changes how
 
 * spaCy tokenizes every whitespace-delimited chunk independently, so a document's tokens are the
   concatenation of its chunks' tokens. Chunks repeat (Zipf), so each distinct chunk is tokenized once per
-  worker and remembered (``ChunkTable``).
+  worker and remembered (the ``TextAnalyzer`` memo).
 * A new chunk goes through ``ChunkTokenizer``, a line-by-line port of spaCy's ``_split_affixes`` /
   ``_attach_tokens`` that skips a regex call whenever the characters involved cannot match it (a word that
   ends in a letter has no suffix unless a digit or an apostrophe is near its end, and so on). spaCy's suffix
