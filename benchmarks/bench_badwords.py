@@ -71,8 +71,8 @@ def main() -> int:
     if not CORPORA.exists():
         print(f"corpora not found under {CORPORA}; nothing to do")
         return 0
-    from pilewright.schemas.quality_config import BadWordsConfig
-    from pilewright.transforms.quality_c4 import BadWords
+    from pilewright.schemas.stages.quality import BadWordsConfig
+    from pilewright.transforms.quality.c4 import BadWords
 
     rng = random.Random(args.seed)
     docs = []

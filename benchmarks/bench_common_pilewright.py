@@ -48,12 +48,12 @@ def cmd_stage(args, beam_args) -> int:
     import apache_beam as beam
     from apache_beam.io.filesystems import FileSystems
 
-    from pilewright.pipeline.build import prepare_output
-    from pilewright.pipeline.config import load_config
-    from pilewright.pipeline.options import pipeline_options
-    from pilewright.pipeline.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
-    from pilewright.pipeline.stages import curation_stages
-    from pilewright.transforms.ingest import ReadSources
+    from pilewright.pipeline.job.build import prepare_output
+    from pilewright.pipeline.job.config import load_config
+    from pilewright.pipeline.job.options import pipeline_options
+    from pilewright.pipeline.job.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
+    from pilewright.pipeline.job.stages import curation_stages
+    from pilewright.transforms.ingest.stage import ReadSources
 
     loaded = load_config(args.config)
     cfg = loaded.resolved

@@ -78,7 +78,7 @@ def plant(base: str, item_text: str) -> str:
 
 
 def build(args):
-    from pilewright.schemas.decontaminate_config import DecontaminateConfig
+    from pilewright.schemas.stages.decontaminate import DecontaminateConfig
     from pilewright.transforms.decontaminate import EvalIndex
 
     rng = random.Random(args.seed)

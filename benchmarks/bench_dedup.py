@@ -187,7 +187,7 @@ def child_pw_signatures(corpus: str, out: str) -> None:
     """pilewright's signatures alone: read the JSONL, sign every document, write its band keys."""
     import numpy as np
 
-    from pilewright.transforms.dedup_minhash import Bander, MinHasher
+    from pilewright.transforms.dedup.minhash import Bander, MinHasher
 
     hasher, bander = MinHasher(BANDS * ROWS, NGRAM, "word", SEED), Bander(BANDS, ROWS, SEED)
     docs = nbytes = signed = 0
@@ -214,11 +214,11 @@ def child_pw_dedup(corpus: str, out: str, exact: bool, beam_args: list[str]) -> 
     import apache_beam as beam
     from apache_beam.metrics.metric import MetricsFilter
 
-    from pilewright.pipeline.options import pipeline_options
+    from pilewright.pipeline.job.options import pipeline_options
     from pilewright.schemas.config import SourceConfig
-    from pilewright.schemas.dedup_config import DedupConfig, MinHashConfig
-    from pilewright.transforms.dedup import Dedup
-    from pilewright.transforms.ingest import ReadSources
+    from pilewright.schemas.stages.dedup import DedupConfig, MinHashConfig
+    from pilewright.transforms.dedup.stage import Dedup
+    from pilewright.transforms.ingest.stage import ReadSources
 
     source = SourceConfig(name="bench", paths=[os.path.join(corpus, "docs", "*.jsonl.gz")], format="jsonl")
     cfg = DedupConfig(exact=exact, minhash=MinHashConfig(ngram=NGRAM, bands=BANDS, rows=ROWS))

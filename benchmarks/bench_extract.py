@@ -80,7 +80,7 @@ def role_pilewright_quality(extractor: str, out: str) -> None:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pilewright.schemas.extract_config import ExtractConfig
+    from pilewright.schemas.stages.extract import ExtractConfig
     from pilewright.schemas.records import Document
     from pilewright.transforms.extract import Extract
 
@@ -93,7 +93,7 @@ def role_pilewright_quality(extractor: str, out: str) -> None:
 
 
 def role_direct_quality(extractor: str, mode: str, out: str) -> None:
-    from pilewright.schemas.extract_config import ExtractConfig
+    from pilewright.schemas.stages.extract import ExtractConfig
 
     options = getattr(ExtractConfig(), extractor).model_dump() if mode == "same" else {}
     preds = {}
@@ -114,9 +114,9 @@ def role_pilewright_throughput(extractor: str, out_dir: str) -> None:
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pilewright.schemas.config import SourceConfig
-    from pilewright.schemas.extract_config import ExtractConfig
+    from pilewright.schemas.stages.extract import ExtractConfig
     from pilewright.transforms.extract import Extract
-    from pilewright.transforms.ingest import ReadSources
+    from pilewright.transforms.ingest.stage import ReadSources
 
     src = SourceConfig(name="cc", paths=[str(WARC)], format="warc", domain="web")
     with beam.Pipeline(options=PipelineOptions(["--direct_num_workers=1"])) as p:
@@ -128,10 +128,10 @@ def role_pilewright_throughput(extractor: str, out_dir: str) -> None:
 
 def role_direct_throughput(extractor: str, out_dir: str) -> None:
     """The ceiling: pilewright's pure WARC reader and the extractor called in one process, no Beam, no child."""
-    from pilewright.schemas.extract_config import ExtractConfig
+    from pilewright.schemas.stages.extract import ExtractConfig
     from pilewright.schemas.records import Document
     from pilewright.transforms.extract.extractors import extract_text, extractor_call
-    from pilewright.transforms.ingest_read import SourceSpec, read_file
+    from pilewright.transforms.ingest.read import SourceSpec, read_file
 
     name, options = extractor_call(ExtractConfig(extractor=extractor))
     kept = 0

@@ -27,8 +27,8 @@ MACRO = {"bs": {"sh"}, "hr": {"sh"}, "sr": {"sh"}, "nn": {"no"}}
 
 
 def main() -> int:
-    from pilewright.transforms.classifier import DEFAULT_LANGID_MODEL, load_fasttext, local_model_path
-    from pilewright.transforms.langid import predict_top
+    from pilewright.transforms.fasttext_models import DEFAULT_LANGID_MODEL, load_fasttext, local_model_path
+    from pilewright.transforms.langid.stage import predict_top
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA)

@@ -63,7 +63,7 @@ def write_config(out: str, params: float, tokenizer: dict, seed: int) -> str:
 
 def prefix_worst(out: Path, domain_of: dict[str, str]) -> tuple[int, float, int]:
     """(shards, worst |share - target| over every prefix of at least 10% of the shards, largest document)."""
-    from pilewright.tokenizer.shards import iter_documents, shard_paths
+    from pilewright.tokenizer.arrow_shards import iter_documents, shard_paths
 
     per_shard, largest = [], 0
     for p in shard_paths(out):
@@ -95,7 +95,7 @@ def curated_documents(out: Path) -> list[tuple[str, str, str, int, int]]:
 
 def coin_flip_mix(docs, mix: dict, seed: int) -> dict[str, int]:
     """Each document kept floor(rate) times plus once more with probability frac(rate), independently."""
-    from pilewright.transforms.common import seeded_unit
+    from pilewright.transforms.hashing import seeded_unit
 
     got: dict[str, int] = defaultdict(int)
     for doc_id, source, domain, n_tokens, _b in docs:
@@ -107,7 +107,7 @@ def coin_flip_mix(docs, mix: dict, seed: int) -> dict[str, int]:
 
 def byte_budget_mix(docs, target_tokens: int, seed: int, bytes_per_token: float = 4.0) -> dict[str, int]:
     """Budgets in bytes (target x 4 bytes/token x share), filled in seeded order, repeating whole passes."""
-    from pilewright.transforms.common import stable_hash64
+    from pilewright.transforms.hashing import stable_hash64
 
     got: dict[str, int] = defaultdict(int)
     by_domain = defaultdict(list)
@@ -170,8 +170,8 @@ def report(label: str, out: Path, seconds: float, seed: int) -> dict:
 
 
 def run_one(out: str, params: float, tokenizer: dict, seed: int, beam_args: list[str]) -> float:
-    from pilewright.pipeline.build import run_job
-    from pilewright.pipeline.config import load_config
+    from pilewright.pipeline.job.build import run_job
+    from pilewright.pipeline.job.config import load_config
 
     t0 = time.perf_counter()
     run_job(load_config(write_config(out, params, tokenizer, seed)), beam_args, out)
@@ -208,7 +208,7 @@ def main() -> None:
 
     print("\n== pilewright plan --params 7e9 --from-run run1")
     sys.stdout.flush()
-    subprocess.run([sys.executable, "-m", "pilewright.pipeline.cli", "plan", "--params", "7e9", "--from-run", out1],
+    subprocess.run([sys.executable, "-m", "pilewright.pipeline.cli.main", "plan", "--params", "7e9", "--from-run", out1],
                    check=True)
     print(f"\noutputs kept in {root}")
     ok = all(r["error"] < 0.005 and r["worst_pp"] < 0.2 and r["prefix"] < 0.01 for r in (

@@ -128,7 +128,7 @@ def _line_of(text: str, i: int) -> str:
 
 def residual_emails(text: str, tld) -> list[tuple[str, str]]:
     """(address-shaped string, class) for each e-mail-shaped string with a public suffix in ``text``."""
-    from pilewright.transforms.pii_embedded import classify_address, in_id_header
+    from pilewright.transforms.pii.embedded import classify_address, in_id_header
 
     out = {}
     for view in (text, _decoded(text)):
@@ -204,7 +204,7 @@ def real_text(scanner, cfg, name: str, texts: list[str], listing) -> int:
     (to ``listing``) and classified. Returns the number of personal ones left."""
     import collections
 
-    from pilewright.transforms.pii_embedded import OFFLINE_TLD
+    from pilewright.transforms.pii.embedded import OFFLINE_TLD
 
     red, found, left = [], collections.Counter(), collections.Counter()
     for i in range(0, len(texts), cfg.batch_size):
@@ -284,7 +284,7 @@ def stock_analyzer(cfg):
         UsSsnRecognizer,
     )
 
-    from pilewright.transforms.pii_recognizers import OfflineEmailRecognizer, TokenNlpEngine
+    from pilewright.transforms.pii.recognizers import OfflineEmailRecognizer, TokenNlpEngine
 
     registry = RecognizerRegistry(supported_languages=["en"])
     for rec in (OfflineEmailRecognizer(), PhoneRecognizer(supported_regions=cfg.phone_regions),
@@ -296,7 +296,7 @@ def stock_analyzer(cfg):
 
 
 def timed(fn):
-    from pilewright.transforms import pii_recognizers
+    from pilewright.transforms.pii import recognizers as pii_recognizers
 
     # every run starts cold: the phone matcher's memo would otherwise carry work from one run to the next
     pii_recognizers._AnyRegionMatcher._memo.clear()
@@ -306,7 +306,7 @@ def timed(fn):
 
 
 def speed(name: str, texts: list[str], scanner, cfg) -> dict:
-    from pilewright.transforms.pii_actions import Finding, resolve
+    from pilewright.transforms.pii.actions import Finding, resolve
 
     mb = sum(len(t.encode("utf-8")) for t in texts) / 1e6
     entities = list(scanner.bundle.entities)
@@ -365,8 +365,8 @@ def main(argv=None) -> int:
         print(f"no corpora at {args.corpora}: pass --corpora", file=sys.stderr)
         return 2
 
-    from pilewright.schemas.pii_config import PATTERN_ENTITIES, PIIConfig
-    from pilewright.transforms.pii_scan import PiiScanner
+    from pilewright.schemas.stages.pii import PATTERN_ENTITIES, PIIConfig
+    from pilewright.transforms.pii.scan import PiiScanner
 
     cfg = PIIConfig()
     scanner = PiiScanner(cfg)

@@ -81,7 +81,7 @@ def run(cfg: Path, label: str, beam_args: list[str]) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     load = os.getloadavg()[0]
     t = time.monotonic()
-    subprocess.run([sys.executable, "-m", "pilewright.pipeline.cli", "run", "--config", str(cfg),
+    subprocess.run([sys.executable, "-m", "pilewright.pipeline.cli.main", "run", "--config", str(cfg),
                     "--output", str(out), "--quiet", *beam_args], check=True)
     wall = time.monotonic() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -51,9 +51,9 @@ def _config(path: str, out: str, model: str | None) -> str:
 def pilewright_ingest(path: str, beam_args: list[str]) -> dict:
     import apache_beam as beam
 
-    from pilewright.pipeline.config import load_config
-    from pilewright.pipeline.options import pipeline_options
-    from pilewright.transforms.ingest import ReadSources
+    from pilewright.pipeline.job.config import load_config
+    from pilewright.pipeline.job.options import pipeline_options
+    from pilewright.transforms.ingest.stage import ReadSources
 
     loaded = load_config(_config(path, tempfile.mkdtemp(), None))
     stats_file = tempfile.mktemp()
@@ -74,7 +74,7 @@ def pilewright_tokenize_pure(path: str, model: str) -> dict:
     """The Encoder alone over the texts (no Beam): what the tokenize stage costs per core."""
     import gzip
 
-    from pilewright.tokenizer.encode import Encoder
+    from pilewright.tokenizer.spm import Encoder
 
     texts = []
     with gzip.open(path, "rt", encoding="utf-8") as f:
@@ -88,8 +88,8 @@ def pilewright_tokenize_pure(path: str, model: str) -> dict:
 
 def pilewright_pipeline(path: str, model: str, beam_args: list[str]) -> dict:
     """The whole spine job (ingest -> tokenize -> shards + side outputs) with a given tokenizer."""
-    from pilewright.pipeline.build import run_job
-    from pilewright.pipeline.config import load_config
+    from pilewright.pipeline.job.build import run_job
+    from pilewright.pipeline.job.config import load_config
 
     out = tempfile.mkdtemp()
     t0 = time.perf_counter()
@@ -103,7 +103,7 @@ def pilewright_pipeline(path: str, model: str, beam_args: list[str]) -> dict:
 def train_model(path: str, out_model: str) -> None:
     import gzip
 
-    from pilewright.tokenizer.train import train_bpe
+    from pilewright.tokenizer.spm_train import train_bpe
 
     with gzip.open(path, "rt", encoding="utf-8") as f:
         texts = [json.loads(line)["text"] for i, line in zip(range(1500), f)]

@@ -48,7 +48,7 @@ def read_jsonl(path: Path, max_chars: int | None = None, limit: int | None = Non
 
 
 def norm(line: str) -> str:
-    from pilewright.schemas.span_dedup_config import SpanNormalization
+    from pilewright.schemas.stages.span_dedup import SpanNormalization
     from pilewright.transforms.span_dedup.spans import normalize
 
     return normalize(line, SpanNormalization())
@@ -106,7 +106,7 @@ def run_stage(docs: list[dict], cfg, work: Path, tag: str):
 
 
 def planted(args, work: Path) -> None:
-    from pilewright.schemas.span_dedup_config import SpanDedupConfig
+    from pilewright.schemas.stages.span_dedup import SpanDedupConfig
 
     rng = random.Random(args.seed)
     plates = boilerplate(args.boilerplate, rng)
@@ -158,7 +158,7 @@ def planted(args, work: Path) -> None:
 
 
 def real(args, work: Path) -> None:
-    from pilewright.schemas.span_dedup_config import SpanDedupConfig
+    from pilewright.schemas.stages.span_dedup import SpanDedupConfig
 
     docs = []
     for name in FINANCE:

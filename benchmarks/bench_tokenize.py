@@ -138,10 +138,10 @@ def main() -> int:
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
     from pilewright.schemas.records import Document
-    from pilewright.tokenizer.encode import Encoder
+    from pilewright.tokenizer.spm import Encoder
     from pilewright.tokenizer.hf import HFEncoder
-    from pilewright.tokenizer.train import train_bpe
-    from pilewright.transforms.tokenize import Encode, _EncodeFn
+    from pilewright.tokenizer.spm_train import train_bpe
+    from pilewright.transforms.tokenize.stage import Encode, _EncodeFn
 
     docs = load_docs(args.corpus, args.mb)
     texts = [d["text"] for d in docs]

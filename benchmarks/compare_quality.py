@@ -111,9 +111,9 @@ def load_sample(corpora: Path, scale: float) -> list[dict]:
 
 
 def run_pilewright(docs: list[dict]):
-    from pilewright.schemas.quality_config import QualityConfig
-    from pilewright.transforms.quality import MAX_BATCH
-    from pilewright.transforms.quality_rules import RuleScorer
+    from pilewright.schemas.stages.quality import QualityConfig
+    from pilewright.transforms.quality.stage import MAX_BATCH
+    from pilewright.transforms.quality.rules import RuleScorer
 
     scorer = RuleScorer(QualityConfig(rules=list(FAMILIES)))  # loads spaCy outside the timing
     texts = [d["text"] for d in docs]

@@ -9,7 +9,7 @@ what the data must give. It is why ``pilewright run --runner=DaskRunner`` is ref
                                                      # packages + dask/distributed) and re-runs in it
 
 Exit status 0 when the DaskRunner is wrong (the refusal is still justified), 1 when it was right on every
-check (then the refusal in pipeline/options.py should be revisited), 2 when it could not run.
+check (then the refusal in pipeline/job/options.py should be revisited), 2 when it could not run.
 """
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ def main() -> int:
         if runner == DASK_RUNNER and found:
             wrong = True
     print("DaskRunner gives wrong results: pilewright refuses it" if wrong else
-          "DaskRunner was correct here: revisit the refusal in pipeline/options.py")
+          "DaskRunner was correct here: revisit the refusal in pipeline/job/options.py")
     return 0 if wrong else 1
 
 

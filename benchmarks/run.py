@@ -140,7 +140,7 @@ class Bench:
         self.work = os.path.abspath(args.work)
         self.pw_py = pilewright_python()
         pw_bin = os.path.join(os.path.dirname(self.pw_py), "pilewright")
-        self.pw_cli = [pw_bin] if os.path.exists(pw_bin) else [self.pw_py, "-m", "pilewright.pipeline.cli"]
+        self.pw_cli = [pw_bin] if os.path.exists(pw_bin) else [self.pw_py, "-m", "pilewright.pipeline.cli.main"]
         self.dt_py = ensure_datatrove(os.path.abspath(args.peers_home)) if not args.no_peer else None
         self.measured: dict[tuple[str, str], Measurement] = {}
 

@@ -11,15 +11,15 @@ from typing import Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
-from pilewright.schemas.config_base import Frozen  # lives there so stage config modules avoid an import cycle
-from pilewright.schemas.decontaminate_config import DecontaminateConfig
-from pilewright.schemas.dedup_config import DedupConfig
-from pilewright.schemas.extract_config import ExtractConfig
-from pilewright.schemas.mix_config import MixConfig
-from pilewright.schemas.pii_config import PIIConfig
-from pilewright.schemas.url_filter_config import UrlFilterConfig
-from pilewright.schemas.quality_config import LangIdConfig, NormalizeConfig, QualityConfig
-from pilewright.schemas.span_dedup_config import SpanDedupConfig
+from pilewright.schemas.stages.base import Frozen  # lives there so stage config modules avoid an import cycle
+from pilewright.schemas.stages.decontaminate import DecontaminateConfig
+from pilewright.schemas.stages.dedup import DedupConfig
+from pilewright.schemas.stages.extract import ExtractConfig
+from pilewright.schemas.stages.mix import MixConfig
+from pilewright.schemas.stages.pii import PIIConfig
+from pilewright.schemas.stages.url_filter import UrlFilterConfig
+from pilewright.schemas.stages.quality import LangIdConfig, NormalizeConfig, QualityConfig
+from pilewright.schemas.stages.span_dedup import SpanDedupConfig
 
 # Stage blocks DESIGN.md names that this version does not build yet. A user file may carry them with
 # `enabled: false`; enabling one is a clear error instead of a silent no-op. A stage leaves this set the

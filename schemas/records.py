@@ -57,6 +57,12 @@ class RejectedDocument(typing.NamedTuple):
     n_chars: int
 
 
+# how much of a failed record a dead letter keeps: every producer cuts here, and the pii stage relies on it
+# to know a field was cut (a cut value must not escape redaction because its tail is missing)
+ERROR_CHARS = 1024
+PAYLOAD_PREFIX_CHARS = 256
+
+
 class DeadLetter(typing.NamedTuple):
     """A record that could not be read or processed, with where it came from and why."""
 
@@ -66,8 +72,8 @@ class DeadLetter(typing.NamedTuple):
     offset: Optional[int]  # line number (jsonl), row (parquet), 0 (text); None when not applicable
     doc_id: Optional[str]
     error_type: str  # e.g. "invalid_json", "invalid_utf8", "truncated_file", or an exception class name
-    error: str  # truncated to 1 KiB
-    payload_prefix: str  # first 256 characters of the raw record, for forensics; never the full text
+    error: str  # cut at ERROR_CHARS
+    payload_prefix: str  # first PAYLOAD_PREFIX_CHARS characters of the raw record, for forensics; never the full text
 
 
 class TokenizedDocument(typing.NamedTuple):

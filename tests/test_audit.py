@@ -13,7 +13,7 @@ from apache_beam.testing.util import assert_that
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pilewright.pipeline.audit_profile import (
+from pilewright.pipeline.audit.profile import (
     DEAD_LETTER_SAMPLES_SECTION,
     DROPPED_SAMPLES_SECTION,
     CuratedProfile,
@@ -25,8 +25,8 @@ from pilewright.pipeline.audit_profile import (
     size_bin,
     _order,
 )
-from pilewright.pipeline.audit_summary import as_histogram, load_summary, render_text
-from pilewright.pipeline.cli import main
+from pilewright.pipeline.audit.summary import as_histogram, load_summary, render_text
+from pilewright.pipeline.cli.main import main
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 
 from test_audit_fixtures import sample_run, tiny_run
@@ -108,7 +108,7 @@ def _rejected(i: int, reason: str, source: str = "web") -> RejectedDocument:
 
 
 def test_audit_rows_fold_reasons_that_name_a_document():
-    from pilewright.pipeline.audit_counts import SEP, _row_key
+    from pilewright.pipeline.job.audit_counts import SEP, _row_key
 
     keys = {_row_key(_rejected(i, f"dedup:near:web/{i}"), stage="dedup", outcome="rejected")[0] for i in range(50)}
     assert keys == {SEP.join(("dedup", "web", "rejected", "dedup:near"))}

@@ -33,7 +33,7 @@ class CliRun:
 
 @functools.lru_cache(maxsize=None)
 def sample_run() -> CliRun:
-    from pilewright.pipeline.cli import main
+    from pilewright.pipeline.cli.main import main
 
     out = _ROOT / "sample"
     stdout, stderr = io.StringIO(), io.StringIO()
@@ -83,8 +83,8 @@ class TinyRun:
 
 @functools.lru_cache(maxsize=None)
 def tiny_run(mode: str, progress: bool) -> TinyRun:
-    from pilewright.pipeline.build import run_job
-    from pilewright.pipeline.config import load_config
+    from pilewright.pipeline.job.build import run_job
+    from pilewright.pipeline.job.config import load_config
 
     out = _ROOT / f"tiny-{mode}-{'progress' if progress else 'quiet'}"
     views: list = []

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from pilewright.pipeline import progress as pg
-from pilewright.pipeline.audit_cli import TerminalProgress, progress_display
-from pilewright.pipeline.progress import ProgressView, RateTracker, Snapshot, StageProgress, progress_line, progress_view
+from pilewright.pipeline.audit import progress as pg
+from pilewright.pipeline.cli.terminal import TerminalProgress, progress_display
+from pilewright.pipeline.audit.progress import ProgressView, RateTracker, Snapshot, StageProgress, progress_line, progress_view
 
 ORDER = ["ingest", "quality", "tokenize"]
 

@@ -5,8 +5,8 @@ import gzip
 import json
 from pathlib import Path
 
-from pilewright.pipeline.build import run_job
-from pilewright.pipeline.config import load_config
+from pilewright.pipeline.job.build import run_job
+from pilewright.pipeline.job.config import load_config
 
 from conftest import sample_texts
 

@@ -7,14 +7,9 @@ import random
 
 import pytest
 
-from pilewright.pipeline.cli import main as cli_main
-from pilewright.transforms.classifier import (
-    TrainParams,
-    label_probability,
-    load_fasttext,
-    precision_recall,
-    train_classifier,
-)
+from pilewright.pipeline.cli.main import main as cli_main
+from pilewright.transforms.fasttext_models import load_fasttext
+from pilewright.transforms.quality.classifier import TrainParams, label_probability, precision_recall, train_classifier
 
 FINANCE = ["revenue", "earnings", "quarter", "margin", "dividend", "shares", "guidance", "fiscal", "ebitda",
            "investors", "profit", "outlook", "bond", "yield", "equity", "analyst"]

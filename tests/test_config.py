@@ -5,9 +5,9 @@ import textwrap
 
 import pytest
 
-from pilewright.pipeline.cli import main
-from pilewright.pipeline.config import ConfigError, check_inputs_exist, load_config, parse_config
-from pilewright.pipeline.options import RunnerError, beam_args_with_defaults
+from pilewright.pipeline.cli.main import main
+from pilewright.pipeline.job.config import ConfigError, check_inputs_exist, load_config, parse_config
+from pilewright.pipeline.job.options import RunnerError, beam_args_with_defaults
 
 BASE = {"sources": [{"name": "a", "paths": ["x.jsonl"], "format": "jsonl"}]}
 

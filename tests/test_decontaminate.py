@@ -12,7 +12,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from pydantic import ValidationError
 
-from pilewright.schemas.decontaminate_config import DecontaminateConfig
+from pilewright.schemas.stages.decontaminate import DecontaminateConfig
 from pilewright.schemas.records import Document
 from pilewright.transforms.decontaminate import Decontaminate, EvalIndex, EvalSetError, check_eval_sets
 from pilewright.transforms.decontaminate.cut import cut, merge
@@ -220,7 +220,7 @@ def _config_file(tmp_path, eval_rows, fields="[question]"):
 
 
 def test_cli_names_file_and_field_and_exits_2(tmp_path, capsys):
-    from pilewright.pipeline.cli import main
+    from pilewright.pipeline.cli.main import main
 
     cfg = _config_file(tmp_path, [{"prompt": "What is two plus two?"}])
     assert main(["run", "--config", str(cfg), "--output", str(tmp_path / "out")]) == 2
@@ -229,7 +229,7 @@ def test_cli_names_file_and_field_and_exits_2(tmp_path, capsys):
 
 
 def test_cli_refuses_an_empty_eval_file(tmp_path, capsys):
-    from pilewright.pipeline.cli import main
+    from pilewright.pipeline.cli.main import main
 
     cfg = _config_file(tmp_path, [])
     assert main(["run", "--config", str(cfg), "--output", str(tmp_path / "out")]) == 2
@@ -237,7 +237,7 @@ def test_cli_refuses_an_empty_eval_file(tmp_path, capsys):
 
 
 def test_eval_paths_are_relative_to_the_config_file(tmp_path):
-    from pilewright.pipeline.config import check_inputs_exist, load_config
+    from pilewright.pipeline.job.config import check_inputs_exist, load_config
 
     cfg = _config_file(tmp_path, [{"question": "What is two plus two, asked the teacher of the class?"}])
     loaded = load_config(str(cfg))

@@ -8,10 +8,10 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-import pilewright.transforms.dedup as dedup_module
-from pilewright.schemas.dedup_config import DedupConfig
+import pilewright.transforms.dedup.stage as dedup_module
+from pilewright.schemas.stages.dedup import DedupConfig
 from pilewright.schemas.records import Document
-from pilewright.transforms.dedup import Dedup
+from pilewright.transforms.dedup.stage import Dedup
 
 _rng = random.Random(42)
 VOCAB = [f"w{i}" for i in range(400)]

@@ -15,7 +15,7 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pilewright.transforms.dedup_components import (
+from pilewright.transforms.dedup.components import (
     ComponentAuditFn,
     ConnectedComponents,
     final_label,

@@ -5,8 +5,8 @@ import pytest
 from pydantic import ValidationError
 
 from pilewright.schemas.config import NOT_YET_BUILT_STAGES, StagesConfig
-from pilewright.schemas.dedup_config import DedupConfig, MinHashConfig, lsh_shape_for_threshold
-from pilewright.transforms.dedup_minhash import band_match_probability
+from pilewright.schemas.stages.dedup import DedupConfig, MinHashConfig, lsh_shape_for_threshold
+from pilewright.transforms.dedup.minhash import band_match_probability
 
 
 def test_defaults_are_the_fineweb_shape():

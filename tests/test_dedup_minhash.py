@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pilewright.transforms.dedup_minhash import (
+from pilewright.transforms.dedup.minhash import (
     MAX_U64,
     Bander,
     MinHasher,

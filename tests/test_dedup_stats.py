@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import random
 
-from pilewright.transforms.dedup_stats import DedupAuditFn, histogram, merge_cluster, size_bin
+from pilewright.transforms.dedup.stats import DedupAuditFn, histogram, merge_cluster, size_bin
 
 
 def test_cluster_size_histogram_bins_are_contiguous_and_cover_every_size():

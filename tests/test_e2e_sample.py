@@ -7,10 +7,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pilewright.pipeline.build import run_job
-from pilewright.pipeline.config import load_config
-from pilewright.tokenizer.encode import Encoder
-from pilewright.tokenizer.shards import iter_documents, shard_metadata, shard_paths
+from pilewright.pipeline.job.build import run_job
+from pilewright.pipeline.job.config import load_config
+from pilewright.tokenizer.spm import Encoder
+from pilewright.tokenizer.arrow_shards import iter_documents, shard_metadata, shard_paths
 
 
 @pytest.fixture(scope="module")
@@ -101,3 +101,28 @@ def test_shards_hold_near_equal_token_counts(sample_run):
         mean = sum(counts) / len(counts)
         # placement is at document granularity: no shard is off by more than a few documents' worth
         assert max(abs(c - mean) for c in counts) < 0.35 * mean
+
+
+GOLDEN = Path(__file__).parent / "golden" / "sample_outputs.json"
+GOLDEN_OUTPUTS = ("manifest.json", "tokens", "tokenizer", "documents", "rejected", "dead_letter")
+
+
+def output_digests(out: Path) -> dict[str, str]:
+    import hashlib
+
+    digests = {}
+    for name in GOLDEN_OUTPUTS:
+        paths = [out / name] if (out / name).is_file() else sorted((out / name).iterdir())
+        for path in paths:
+            digests[str(path.relative_to(out))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return digests
+
+
+def test_sample_outputs_are_byte_identical_to_the_recorded_run(sample_run):
+    """Refactors must not change what the sample run writes. A change that is meant to (a new default, a
+    fixed bug) updates tests/golden/sample_outputs.json with the digests this test prints, and says why in
+    the commit."""
+    out, _ = sample_run
+    got = output_digests(out)
+    want = json.loads(GOLDEN.read_text())
+    assert got == want, "sample outputs changed; new digests:\n" + json.dumps(got, indent=2, sort_keys=True)

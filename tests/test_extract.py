@@ -8,7 +8,7 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pilewright.schemas.extract_config import ExtractConfig
+from pilewright.schemas.stages.extract import ExtractConfig
 from pilewright.schemas.records import Document
 from pilewright.transforms.extract import Extract
 from pilewright.transforms.extract.extractors import extract_text, extractor_call

@@ -10,7 +10,7 @@ import pytest
 import zstandard
 
 from pilewright.schemas.records import DeadLetter, Document
-from pilewright.transforms.ingest_read import (
+from pilewright.transforms.ingest.read import (
     Rejection,
     SourceSpec,
     glob_root,

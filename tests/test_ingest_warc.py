@@ -15,10 +15,10 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pilewright.schemas.config import SourceConfig
 from pilewright.schemas.records import DeadLetter, Document
-from pilewright.transforms.ingest import ReadSources
-from pilewright.transforms.ingest_read import Rejection, SourceSpec, read_file
-from pilewright.transforms.ingest_read import Skip
-from pilewright.transforms.ingest_warc import decode_html
+from pilewright.transforms.ingest.stage import ReadSources
+from pilewright.transforms.ingest.read import Rejection, SourceSpec, read_file
+from pilewright.transforms.ingest.read import Skip
+from pilewright.transforms.ingest.warc import decode_html
 
 WARC = SourceSpec(name="cc", domain="web", format="warc")
 WET = SourceSpec(name="cc", domain="web", format="wet")

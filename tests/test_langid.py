@@ -11,10 +11,10 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pilewright.schemas.quality_config import LangIdConfig
+from pilewright.schemas.stages.quality import LangIdConfig
 from pilewright.schemas.records import Document
-from pilewright.transforms.classifier import DEFAULT_LANGID_MODEL, load_fasttext, local_model_path
-from pilewright.transforms.langid import LangId, langid_reason, predict_top
+from pilewright.transforms.fasttext_models import DEFAULT_LANGID_MODEL, load_fasttext, local_model_path
+from pilewright.transforms.langid.stage import LangId, langid_reason, predict_top
 
 SENTENCES = {
     "en": "The central bank raised interest rates by a quarter point on Tuesday.",

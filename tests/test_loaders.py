@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pilewright.tokenizer.shards import ShardRow, iter_documents, shard_bytes
+from pilewright.tokenizer.arrow_shards import ShardRow, iter_documents, shard_bytes
 
 
 def _shards(tmp_path, vocab: int) -> list:

@@ -12,14 +12,14 @@ import pytest
 
 pytest.importorskip("tokenizers")
 
-from pilewright.pipeline.verify import verify_run  # noqa: E402
+from pilewright.pipeline.audit.verify import verify_run  # noqa: E402
 from pilewright.tokenizer.megatron import (  # noqa: E402
     MegatronFormatError,
     iter_megatron_documents,
     megatron_bytes,
     read_index,
 )
-from pilewright.tokenizer.shards import iter_documents, shard_metadata  # noqa: E402
+from pilewright.tokenizer.arrow_shards import iter_documents, shard_metadata  # noqa: E402
 
 from conftest import sample_texts  # noqa: E402
 from hf_tokenizers import big_vocab_byte_tokenizer, train_byte_bpe  # noqa: E402
@@ -67,8 +67,8 @@ def test_reader_refuses_damaged_indexes():
 
 
 def _run(tmp_path: Path, tok_json: bytes, literal_doc: bool = True):
-    from pilewright.pipeline.build import run_job
-    from pilewright.pipeline.config import load_config
+    from pilewright.pipeline.job.build import run_job
+    from pilewright.pipeline.job.config import load_config
 
     folder = tmp_path / "in"
     folder.mkdir()

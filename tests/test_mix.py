@@ -12,15 +12,15 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pilewright.pipeline.build import run_job
-from pilewright.pipeline.config import load_config
+from pilewright.pipeline.job.build import run_job
+from pilewright.pipeline.job.config import load_config
 from pilewright.schemas.config import SourceConfig
-from pilewright.schemas.mix_config import MixConfig
+from pilewright.schemas.stages.mix import MixConfig
 from pilewright.schemas.records import TokenizedDocument
-from pilewright.tokenizer.shards import iter_documents, shard_paths
-from pilewright.tokenizer.train import train_bpe
-from pilewright.transforms.mix import MixDomains
-from pilewright.transforms.mix_plan import MixShortfallError
+from pilewright.tokenizer.arrow_shards import iter_documents, shard_paths
+from pilewright.tokenizer.spm_train import train_bpe
+from pilewright.transforms.mix.stage import MixDomains
+from pilewright.transforms.mix.plan import MixShortfallError
 
 from conftest import write_jsonl_gz
 
@@ -193,8 +193,7 @@ def test_another_seed_draws_another_sample_with_the_same_totals():
     with TestPipeline() as p:
         samples = []
         for seed in (1, 2):
-            mix = MixDomains(cfg, SRC, seed=seed)
-            _ = p | f"Docs{seed}" >> beam.Create(docs) | f"Mix{seed}" >> mix
+            mix = p | f"Docs{seed}" >> beam.Create(docs) | f"Mix{seed}" >> MixDomains(cfg, SRC, seed=seed)
             samples.append(mix.mixed | f"Pairs{seed}" >> beam.Map(lambda d: (d.id, d.epoch)) | f"List{seed}" >> beam.combiners.ToList())
             assert_that(
                 mix.report | f"Totals{seed}" >> beam.Map(lambda kv: json.loads(kv[1])) | f"Check{seed}" >> beam.Map(

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pilewright.pipeline.config import ConfigError, parse_config
-from pilewright.schemas.mix_config import MixConfig
-from pilewright.transforms.mix_plan import (
+from pilewright.pipeline.job.config import ConfigError, parse_config
+from pilewright.schemas.stages.mix import MixConfig
+from pilewright.transforms.mix.plan import (
     KEY_SPACE,
     MIX_CELLS,
     MixShortfallError,

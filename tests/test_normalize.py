@@ -10,9 +10,9 @@ from apache_beam.testing.util import assert_that, equal_to
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pilewright.schemas.quality_config import NormalizeConfig
+from pilewright.schemas.stages.quality import NormalizeConfig
 from pilewright.schemas.records import Document
-from pilewright.transforms.normalize import Normalize, Normalizer, normalize_text
+from pilewright.transforms.normalize.stage import Normalize, Normalizer, normalize_text
 
 NORMALIZE = Normalizer(NormalizeConfig())
 
@@ -47,8 +47,9 @@ def test_configurable():
     assert normalize_text("a\n\n\n\nb", NormalizeConfig(max_blank_lines=0)) == "a\nb"
 
 
+# no "œ": it is a cp1252 byte (0x9C), so "œß" alone is the mojibake of "ϧ" and ftfy rightly repairs it
 WORD = st.text(
-    alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyzABCDEFXYZ0123456789éüñçøßæœàèìòù" "日本語中文한국어абвгдежзαβγδ")),
+    alphabet=st.sampled_from(list("abcdefghijklmnopqrstuvwxyzABCDEFXYZ0123456789éüñçøßæàèìòù" "日本語中文한국어абвгдежзαβγδ")),
     min_size=1,
     max_size=8,
 )
@@ -58,7 +59,7 @@ PARAGRAPH = st.lists(LINE, min_size=1, max_size=4).map("\n".join)
 CLEAN_TEXT = st.lists(PARAGRAPH, min_size=1, max_size=4).map("\n\n".join)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=200, deadline=None, derandomize=True)  # the same examples on every machine
 @given(CLEAN_TEXT)
 def test_clean_text_is_never_changed(text):
     assert unicodedata.is_normalized("NFC", text)

@@ -8,10 +8,10 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pilewright.schemas.pii_config import PIIConfig
+from pilewright.schemas.stages.pii import PIIConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
-from pilewright.transforms.pii import RedactPII, RedactRecords, _RedactDocumentsFn
-from pilewright.transforms.pii_scan import PiiScanner
+from pilewright.transforms.pii.stage import RedactPII, RedactRecords, _RedactDocumentsFn
+from pilewright.transforms.pii.scan import PiiScanner
 
 EMAIL = "maria.lopez@finmail.example.com"
 PHONE = "(415) 867-5309"
@@ -119,7 +119,7 @@ def test_records_decoded_into_beam_generated_classes_are_still_redacted():
     """In worker processes RowCoder can decode records into classes Beam generates from the schema."""
     from apache_beam.typehints.schemas import named_tuple_from_schema, named_tuple_to_schema
 
-    from pilewright.transforms.pii import _RedactRecordsFn
+    from pilewright.transforms.pii.stage import _RedactRecordsFn
 
     fn = _RedactRecordsFn(PIIConfig())
     fn.setup()

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from pilewright.schemas.pii_config import DEFAULT_PHONE_REGIONS, PIIConfig
-from pilewright.transforms.pii_actions import (
+from pilewright.schemas.stages.pii import DEFAULT_PHONE_REGIONS, PIIConfig
+from pilewright.transforms.pii.actions import (
     Finding,
     derive_key,
     drop_cut_tail,
@@ -21,10 +21,10 @@ from pilewright.transforms.pii_actions import (
     redact,
     resolve,
 )
-from pilewright.transforms.pii_chunks import chunk_bounds, text_chunks
-from pilewright.transforms.pii_prescreen import Prescreen, windows
-from pilewright.transforms.pii_recognizers import RegionPhoneRecognizer, build_analyzer
-from pilewright.transforms.pii_scan import PiiScanner, left_counts, outside_message_ids, sort_results
+from pilewright.transforms.pii.chunks import chunk_bounds, text_chunks
+from pilewright.transforms.pii.prescreen import Prescreen, windows
+from pilewright.transforms.pii.recognizers import RegionPhoneRecognizer, build_analyzer
+from pilewright.transforms.pii.scan import PiiScanner, left_counts, outside_message_ids, sort_results
 
 from conftest import SAMPLE_DIR
 
@@ -314,7 +314,7 @@ def test_phone_matcher_shortcuts_change_no_match():
 
 
 def test_without_a_spacy_model_names_are_reported_unavailable_not_fatal(monkeypatch):
-    import pilewright.transforms.pii_recognizers as recognizers
+    import pilewright.transforms.pii.recognizers as recognizers
 
     monkeypatch.setattr(recognizers, "installed_ner_model", lambda choice: None)
     bundle = build_analyzer(PIIConfig(entities=["EMAIL_ADDRESS", "PERSON"]))
@@ -347,7 +347,7 @@ def test_names_are_redacted_when_a_spacy_model_is_there(tmp_path):
 
 def test_recall_and_precision_on_the_labeled_set(shared_corpora):
     """The benchmark's table, as a guard: the issue's goals on presidio_synth_dataset_v2."""
-    from pilewright.schemas.pii_config import PATTERN_ENTITIES
+    from pilewright.schemas.stages.pii import PATTERN_ENTITIES
 
     path = shared_corpora / "pii" / "presidio_synth_dataset_v2.jsonl.gz"
     with gzip.open(path, "rt", encoding="utf-8") as f:

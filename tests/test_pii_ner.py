@@ -14,10 +14,10 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that
 
-from pilewright.schemas.pii_config import PIIConfig
+from pilewright.schemas.stages.pii import PIIConfig
 from pilewright.schemas.records import Document
-from pilewright.transforms.pii import RedactPII
-from pilewright.transforms.pii_scan import PiiScanner
+from pilewright.transforms.pii.stage import RedactPII
+from pilewright.transforms.pii.scan import PiiScanner
 
 spacy = pytest.importorskip("spacy")
 

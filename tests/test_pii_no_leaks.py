@@ -17,13 +17,13 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from pilewright.pipeline.build import run_job
-from pilewright.pipeline.config import load_config
-from pilewright.schemas.pii_config import PIIConfig
-from pilewright.tokenizer.encode import Encoder
-from pilewright.tokenizer.shards import iter_documents, shard_paths
-from pilewright.transforms.pii_chunks import chunk_bounds
-from pilewright.transforms.pii_prescreen import Prescreen, windows
+from pilewright.pipeline.job.build import run_job
+from pilewright.pipeline.job.config import load_config
+from pilewright.schemas.stages.pii import PIIConfig
+from pilewright.tokenizer.spm import Encoder
+from pilewright.tokenizer.arrow_shards import iter_documents, shard_paths
+from pilewright.transforms.pii.chunks import chunk_bounds
+from pilewright.transforms.pii.prescreen import Prescreen, windows
 
 from conftest import sample_texts
 

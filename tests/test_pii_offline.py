@@ -30,8 +30,8 @@ SCRIPT = textwrap.dedent(
 
     tldextract.extract = no_default_extractor
 
-    from pilewright.schemas.pii_config import PIIConfig
-    from pilewright.transforms.pii_scan import PiiScanner
+    from pilewright.schemas.stages.pii import PIIConfig
+    from pilewright.transforms.pii.scan import PiiScanner
 
     scanner = PiiScanner(PIIConfig(entities=["EMAIL_ADDRESS", "PHONE_NUMBER", "PERSON"]))
     red = scanner.redact_text("Write to ana.silva@banco.example.co.uk or call +44 20 7946 0321.")

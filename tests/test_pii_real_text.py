@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from pilewright.schemas.pii_config import PIIConfig
-from pilewright.transforms.pii_embedded import (
+from pilewright.schemas.stages.pii import PIIConfig
+from pilewright.transforms.pii.embedded import (
     classify_address,
     decoded_view,
     find_addresses,
     machine_local_part,
     public_domain,
 )
-from pilewright.transforms.pii_prescreen import Prescreen
-from pilewright.transforms.pii_scan import PiiScanner
+from pilewright.transforms.pii.prescreen import Prescreen
+from pilewright.transforms.pii.scan import PiiScanner
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pilewright.pipeline.cli import main
-from pilewright.pipeline.plan import (
+from pilewright.pipeline.cli.main import main
+from pilewright.pipeline.cli.plan import (
     DEFAULT_MFU,
     GPU_PEAK_FLOPS,
     PUBLISHED_DAYS_6_6B_64_A100,
@@ -24,7 +24,7 @@ from pilewright.pipeline.plan import (
     training_flops,
     worker_hours,
 )
-from pilewright.pipeline.stage_timing import stage_of_step, sum_stage_seconds
+from pilewright.pipeline.job.stage_timing import stage_of_step, sum_stage_seconds
 
 
 @pytest.mark.parametrize("params,published", PUBLISHED_TOKENS)
@@ -131,7 +131,7 @@ def test_cli_plan_errors_are_one_line(tmp_path, capsys):
 
 
 def test_published_table_every_cell_with_its_implied_mfu(capsys):
-    from pilewright.pipeline.plan import PUBLISHED_DAYS, implied_mfu, published_table_rows
+    from pilewright.pipeline.cli.plan import PUBLISHED_DAYS, implied_mfu, published_table_rows
 
     rows = published_table_rows()
     assert len(rows) == 25 == sum(len(d) for _p, _g, d in PUBLISHED_DAYS)

@@ -6,11 +6,11 @@ import apache_beam as beam
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pilewright.schemas.quality_config import BadWordsConfig, QualityConfig
+from pilewright.schemas.stages.quality import BadWordsConfig, QualityConfig
 from pilewright.schemas.records import Document
-from pilewright.transforms.quality import QualityFilter
-from pilewright.transforms.quality_c4 import BadWords, bad_words_pattern
-from pilewright.transforms.quality_rules import RuleScorer
+from pilewright.transforms.quality.stage import QualityFilter
+from pilewright.transforms.quality.c4 import BadWords, bad_words_pattern
+from pilewright.transforms.quality.rules import RuleScorer
 
 GOOD = ("The committee met on Tuesday to review the budget for the coming year. "
         "Members discussed the new library and the repairs to the bridge. "

@@ -5,7 +5,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pilewright.transforms.quality_ngrams import dup_ngram_chars, hash_words, repetition_chars, top_ngram_chars
+from pilewright.transforms.quality.ngrams import dup_ngram_chars, hash_words, repetition_chars, top_ngram_chars
 
 TOP = (2, 3, 4)
 DUP = (5, 6, 7, 8, 9, 10)

@@ -7,16 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pilewright.schemas.quality_config import (
+from pilewright.schemas.stages.quality import (
     C4Config,
     FineWebConfig,
     GopherQualityConfig,
     GopherRepetitionConfig,
     QualityConfig,
 )
-from pilewright.transforms.quality_c4 import c4_signals
-from pilewright.transforms.quality_rules import RuleScorer
-from pilewright.transforms.quality_words import TextAnalyzer
+from pilewright.transforms.quality.c4 import c4_signals
+from pilewright.transforms.quality.rules import RuleScorer
+from pilewright.transforms.quality.spacy_words import TextAnalyzer
 
 
 @pytest.fixture(scope="module")
@@ -264,7 +264,7 @@ def test_c4_sentences_from_chunk_facts_equal_lookups(analyzer, lines):
 def test_fast_line_and_paragraph_splits_equal_the_regex_splits(text):
     import re
 
-    from pilewright.transforms.quality_gopher import split_lines, split_paragraphs
+    from pilewright.transforms.quality.gopher import split_lines, split_paragraphs
 
     assert split_lines(text) == re.split("\n+", text)
     assert split_paragraphs(text) == re.split(r"\n{2,}", text.strip())

@@ -8,11 +8,11 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
-from pilewright.schemas.quality_config import ClassifierConfig, QualityConfig
+from pilewright.schemas.stages.quality import ClassifierConfig, QualityConfig
 from pilewright.schemas.records import Document
-from pilewright.transforms import quality_rules
-from pilewright.transforms.classifier import TrainParams, train_classifier
-from pilewright.transforms.quality import QualityFilter
+from pilewright.transforms.quality import rules as quality_rules
+from pilewright.transforms.quality.classifier import TrainParams, train_classifier
+from pilewright.transforms.quality.stage import QualityFilter
 
 
 def prose(seed: int, n_sentences: int = 12) -> str:

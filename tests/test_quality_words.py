@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pilewright.transforms.quality_words import (
+from pilewright.transforms.quality.spacy_words import (
     SENTENCE_PUNCT_CHARS,
     ChunkTokenizer,
     TextAnalyzer,

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pilewright.pipeline.audit_summary import build_summary, SideOutputs
-from pilewright.pipeline.cli import main
-from pilewright.pipeline.report import render_report
+from pilewright.pipeline.audit.summary import build_summary, SideOutputs
+from pilewright.pipeline.cli.main import main
+from pilewright.pipeline.audit.report import render_report
 
 from test_audit_fixtures import sample_run, tiny_run
 
@@ -149,7 +149,7 @@ def _synthetic_audit() -> tuple[dict, dict]:
             stage("quality", 100, 90, {"c4:lorem_ipsum": 4, "gopher_quality:stop_words": 6},
                   {"signals_used": {"c4": 3, "gopher": 9}}),
             stage("dedup", 90, 80, {"dedup:exact": 3, "dedup:near:web/1": 4, "dedup:near:web/2": 3},
-                  # the shapes transforms/dedup_stats.py and transforms/pii.py write
+                  # the shapes transforms/dedup/stats.py and transforms/pii/stage.py write
                   {"duplicates": {"n_clusters": 7, "docs_in_clusters": 30},
                    "cluster_sizes": {"edges": [2, 3, 4, 5, 9, 17, 33], "counts": [5, 1, 0, 0, 0, 1]},
                    "largest_clusters": [{"kept_id": "web/1", "size": 17, "sample_ids": ["web/3", "web/4"]}],

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pilewright.pipeline.build import run_job
-from pilewright.pipeline.config import load_config
-from pilewright.pipeline.options import (
+from pilewright.pipeline.job.build import run_job
+from pilewright.pipeline.job.config import load_config
+from pilewright.pipeline.job.options import (
     DASK_REFUSED,
     PACKAGE_FS_PLUGIN,
     RunnerError,
@@ -89,7 +89,7 @@ def test_dataflow_without_pilewright_on_workers_is_refused_before_launch():
 
 
 def test_cli_refuses_dask_in_one_line(capsys):
-    from pilewright.pipeline.cli import main
+    from pilewright.pipeline.cli.main import main
 
     assert main(["run", "--runner=DaskRunner", "--output", "/nonexistent/never-written"]) == 2
     # refused before the run is announced: the error is the only line
@@ -226,7 +226,7 @@ def no_network(monkeypatch):
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
-    from pilewright.pipeline.dataflow import build_wheel
+    from pilewright.pipeline.job.remote import build_wheel
 
     if not (REPO / "pyproject.toml").is_file():
         pytest.skip("not a source checkout: no pyproject.toml to build a wheel from")
@@ -234,7 +234,7 @@ def wheel(tmp_path_factory) -> Path:
 
 
 def test_wheel_carries_every_module_and_package_data(wheel):
-    from pilewright.pipeline.dataflow import missing_from_wheel
+    from pilewright.pipeline.job.remote import missing_from_wheel
 
     with zipfile.ZipFile(wheel) as z:
         names = set(z.namelist())
@@ -247,8 +247,8 @@ def test_dataflow_dry_run_builds_and_validates_the_sample_job(wheel, tmp_path, n
     pytest.importorskip("apache_beam.io.gcp.gcsfilesystem", reason="apache-beam[gcp] is not installed")
     import apache_beam as beam
 
-    from pilewright.pipeline.build import build_pipeline
-    from pilewright.pipeline.dataflow import for_remote_workers
+    from pilewright.pipeline.job.build import build_pipeline
+    from pilewright.pipeline.job.remote import for_remote_workers
 
     bucket = "gs://pilewright-dry-run"
     args = [
@@ -273,7 +273,7 @@ def test_dataflow_dry_run_builds_and_validates_the_sample_job(wheel, tmp_path, n
 
 
 def test_remote_config_keeps_what_the_manifest_records():
-    from pilewright.pipeline.dataflow import for_remote_workers, prepare_for_runner
+    from pilewright.pipeline.job.remote import for_remote_workers, prepare_for_runner
 
     local = load_config(None)
     remote = for_remote_workers(local)
@@ -287,8 +287,8 @@ def test_remote_config_keeps_what_the_manifest_records():
 
 
 def test_dataflow_refuses_local_inputs_and_outputs(tmp_path):
-    from pilewright.pipeline.config import ConfigError
-    from pilewright.pipeline.dataflow import prepare_for_runner
+    from pilewright.pipeline.job.config import ConfigError
+    from pilewright.pipeline.job.remote import prepare_for_runner
 
     cfg = _slice_sample(tmp_path)
     with pytest.raises(ConfigError, match=r"sources\[0\] \(wikipedia\)\.paths\[0\].*gs://"):
@@ -303,9 +303,9 @@ def test_package_filesystem_reads_the_sample_like_the_local_path():
     from apache_beam.testing.test_pipeline import TestPipeline
     from apache_beam.testing.util import assert_that, equal_to
 
-    from pilewright.pipeline import package_fs  # noqa: F401  (registers the pkg:// scheme)
+    from pilewright.pipeline.job import package_fs  # noqa: F401  (registers the pkg:// scheme)
     from pilewright.schemas.config import SourceConfig
-    from pilewright.transforms.ingest import ReadSources
+    from pilewright.transforms.ingest.stage import ReadSources
 
     matched = FileSystems.match(["pkg://pilewright.pipeline.sample/*.jsonl.gz"])[0].metadata_list
     assert sorted(m.path.rsplit("/", 1)[-1] for m in matched) == sorted(p.name for p in SAMPLE_DIR.glob("*.jsonl.gz"))
@@ -330,7 +330,7 @@ def test_package_filesystem_reads_the_sample_like_the_local_path():
 
 def test_cli_dry_run_validates_offline_and_deletes_nothing(wheel, tmp_path, no_network, capsys):
     pytest.importorskip("apache_beam.io.gcp.gcsfilesystem", reason="apache-beam[gcp] is not installed")
-    from pilewright.pipeline.cli import main
+    from pilewright.pipeline.cli.main import main
 
     bucket = "gs://pilewright-dry-run"
     code = main([

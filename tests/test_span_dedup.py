@@ -9,7 +9,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 
 from pilewright.schemas.records import Document
-from pilewright.schemas.span_dedup_config import SpanDedupConfig
+from pilewright.schemas.stages.span_dedup import SpanDedupConfig
 from pilewright.transforms.span_dedup import SpanDedup
 from pilewright.transforms.span_dedup.spans import remove_units, spans, units
 from pilewright.transforms.span_dedup.stage import order_key
@@ -138,7 +138,7 @@ def test_a_failing_document_is_a_dead_letter_and_nothing_is_lost(monkeypatch):
 
 
 def test_flow_order_puts_decontaminate_after_quality_and_span_dedup_after_dedup():
-    from pilewright.pipeline.stages import curation_stages
+    from pilewright.pipeline.job.stages import curation_stages
     from pilewright.schemas.config import RunConfig
 
     cfg = RunConfig(sources=[{"name": "s", "paths": ["x"], "format": "jsonl"}],

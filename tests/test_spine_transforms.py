@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from pilewright.schemas.arrow import DOCUMENT_SCHEMA, REJECTED_SCHEMA
 from pilewright.schemas.config import SourceConfig
 from pilewright.schemas.records import Document, RejectedDocument
-from pilewright.transforms.ingest import ReadSources
-from pilewright.transforms.shard import cell_of, num_shards_for, order_key, shard_of_cells
+from pilewright.transforms.ingest.stage import ReadSources
+from pilewright.transforms.shard.stage import cell_of, num_shards_for, order_key, shard_of_cells
 
 
 def test_arrow_schemas_match_the_records():

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pilewright.schemas.arrow import token_dtype
-from pilewright.tokenizer.encode import Encoder, model_info
-from pilewright.tokenizer.shards import ShardRow, iter_documents, iter_sequences, open_shard, shard_bytes, shard_metadata
-from pilewright.tokenizer.train import TokenizerTrainingError, train_bpe
+from pilewright.tokenizer.spm import Encoder, model_info
+from pilewright.tokenizer.arrow_shards import ShardRow, iter_documents, iter_sequences, open_shard, shard_bytes, shard_metadata
+from pilewright.tokenizer.spm_train import TokenizerTrainingError, train_bpe
 
 from conftest import sample_texts
 
@@ -112,7 +112,7 @@ def _write_shards(tmp_path, doc_lengths: list[list[int]], dtype_vocab: int = 100
     drop_last=st.booleans(),
 )
 def test_resumed_sequences_continue_exactly(tmp_path_factory, doc_lengths, seq_len, cut, drop_last):
-    from pilewright.tokenizer.shards import Position
+    from pilewright.tokenizer.arrow_shards import Position
 
     paths = _write_shards(tmp_path_factory.mktemp("seq"), doc_lengths)
     full = list(iter_sequences(paths, seq_len, drop_last=drop_last, with_position=True))

@@ -151,7 +151,7 @@ def test_dtype_follows_vocab_size(tok_json):
     ],
 )
 def test_config_keys_are_exclusive(tokenizer, expected):
-    from pilewright.pipeline.config import ConfigError, parse_config
+    from pilewright.pipeline.job.config import ConfigError, parse_config
 
     base = {"sources": [{"name": "a", "paths": ["x.jsonl"], "format": "jsonl"}]}
     with pytest.raises(ConfigError, match=expected.replace("`", ".")):
@@ -162,7 +162,7 @@ def test_config_keys_are_exclusive(tokenizer, expected):
 
 
 def test_cli_refuses_a_hub_name_in_one_line(tmp_path, capsys):
-    from pilewright.pipeline.cli import main
+    from pilewright.pipeline.cli.main import main
 
     (tmp_path / "d.jsonl").write_text('{"id": "a", "text": "x"}\n')
     cfg = tmp_path / "c.yaml"
@@ -177,8 +177,8 @@ def test_stage_dofn_raises_a_dead_letter_reason_for_lone_surrogates(tok_json):
     """Beam's coders cannot carry a lone surrogate between stages, so ingest refuses such records; a DoFn
     handed one directly raises, and with_exception_handling turns that into this dead letter."""
     from pilewright.schemas.records import Document
-    from pilewright.transforms.common import to_dead_letter
-    from pilewright.transforms.tokenize import _EncodeFn
+    from pilewright.transforms.stage import to_dead_letter
+    from pilewright.transforms.tokenize.stage import _EncodeFn
 
     fn = _EncodeFn({"eos_token": None, "bos_token": None, "add_bos": False})
     ok = list(fn.process(Document(id="s/1", text="fine <|endoftext|>", source="s", domain="general"), tok_json))

@@ -8,7 +8,7 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pilewright.schemas.config import RunConfig
 from pilewright.schemas.records import Document
-from pilewright.schemas.url_filter_config import UrlFilterConfig
+from pilewright.schemas.stages.url_filter import UrlFilterConfig
 from pilewright.transforms.url_filter import UrlFilter
 from pilewright.transforms.url_filter.lists import build_lists, candidate_domains, parse_list, url_reason
 
@@ -76,7 +76,7 @@ def test_stage_reads_list_files_and_rejects_with_reasons(tmp_path):
 
 
 def test_list_paths_resolve_relative_to_the_config_and_a_missing_list_is_a_one_line_error(tmp_path):
-    from pilewright.pipeline.config import ConfigError, check_inputs_exist, load_config
+    from pilewright.pipeline.job.config import ConfigError, check_inputs_exist, load_config
 
     (tmp_path / "lists").mkdir()
     (tmp_path / "lists" / "block.txt").write_text("bad.com\n")

@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pilewright.pipeline.cli import main
-from pilewright.pipeline.verify import verify_run
-from pilewright.tokenizer.shards import ShardRow, iter_documents, sha256_hex, shard_bytes, shard_metadata
+from pilewright.pipeline.cli.main import main
+from pilewright.pipeline.audit.verify import verify_run
+from pilewright.tokenizer.arrow_shards import ShardRow, iter_documents, sha256_hex, shard_bytes, shard_metadata
 
 from test_audit_fixtures import copy_of_sample
 

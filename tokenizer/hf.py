@@ -17,7 +17,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from pilewright.tokenizer.encode import TokenizerInfo
+from pilewright.schemas.errors import UserError
+from pilewright.tokenizer.spm import TokenizerInfo
 
 TOKENIZER_FILE = "tokenizer.json"
 # EOS candidates among a tokenizer's special added tokens, most specific first: GPT-2/NeoX/Qwen/OLMo,
@@ -29,7 +30,7 @@ BOS_CANDIDATES = ("<|begin_of_text|>", "<s>", "<bos>", "<|startoftext|>")
 _HUB_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*/[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
-class TokenizerSourceError(ValueError):
+class TokenizerSourceError(UserError, ValueError):
     """The tokenizer file cannot be used as configured; the message says what to change (one line)."""
 
 

@@ -21,6 +21,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from pilewright.schemas.errors import UserError
+
 MAGIC = b"MMIDIDX\x00\x00"
 VERSION = 1
 # Megatron's DType enum: the codes it reads
@@ -32,7 +34,7 @@ _HEADER = struct.Struct("<9sQBQQ")
 SUFFIXES = (".bin", ".idx", ".provenance.jsonl")
 
 
-class MegatronFormatError(ValueError):
+class MegatronFormatError(UserError, ValueError):
     """A file that is not a readable Megatron indexed dataset; the message says what is wrong."""
 
 

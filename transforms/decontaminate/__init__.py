@@ -7,4 +7,9 @@ transform).
 from pilewright.transforms.decontaminate.index import EvalIndex, EvalSetError
 from pilewright.transforms.decontaminate.stage import Decontaminate, check_eval_sets
 
-__all__ = ["Decontaminate", "EvalIndex", "EvalSetError", "check_eval_sets"]
+def build_stage(config, context):
+    """The stage of the flow (``transforms.flow``) for this config block."""
+    return Decontaminate(config)
+
+
+__all__ = ["build_stage", "Decontaminate", "EvalIndex", "EvalSetError", "check_eval_sets"]

@@ -12,7 +12,8 @@ from typing import Iterable, Iterator, NamedTuple, Optional, Sequence
 
 import numpy as np
 
-from pilewright.schemas.decontaminate_config import DecontaminateConfig, EvalSetConfig
+from pilewright.schemas.errors import UserError
+from pilewright.schemas.stages.decontaminate import DecontaminateConfig, EvalSetConfig
 from pilewright.transforms.decontaminate.ngrams import is_number, ngram_hashes, norm_words, word_hashes
 
 
@@ -20,7 +21,7 @@ from pilewright.transforms.decontaminate.ngrams import is_number, ngram_hashes, 
 _MAX_FILTER_BITS = 26
 
 
-class EvalSetError(ValueError):
+class EvalSetError(UserError, ValueError):
     """An evaluation set file the user must fix (missing, empty, unreadable, or lacking a field)."""
 
 

@@ -7,9 +7,9 @@ from typing import Iterable, Optional
 
 import apache_beam as beam
 
-from pilewright.schemas.decontaminate_config import DecontaminateConfig
+from pilewright.schemas.stages.decontaminate import DecontaminateConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
-from pilewright.transforms.common import StageResult, count, reject, to_dead_letter
+from pilewright.transforms.stage import StageResult, count, reject, to_dead_letter
 from pilewright.transforms.decontaminate.cut import cut
 from pilewright.transforms.decontaminate.index import EvalIndex, Match
 from pilewright.transforms.decontaminate.ngrams import norm_word_spans, norm_words

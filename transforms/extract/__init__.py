@@ -15,4 +15,11 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
-__all__ = ["Extract"]
+def build_stage(config, context):
+    """The stage of the flow (``transforms.flow``) for this config block."""
+    from pilewright.transforms.extract.stage import Extract
+
+    return Extract(config)
+
+
+__all__ = ["build_stage", "Extract"]

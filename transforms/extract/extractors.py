@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pilewright.schemas.extract_config import ExtractConfig
+from pilewright.schemas.stages.extract import ExtractConfig
 from pilewright.schemas.records import HTML_CONTENT_TYPES
 
 HTML_TYPES = HTML_CONTENT_TYPES

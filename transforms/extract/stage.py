@@ -5,17 +5,9 @@ from typing import Any, Iterable, Optional
 
 import apache_beam as beam
 
-from pilewright.schemas.extract_config import ExtractConfig
+from pilewright.schemas.stages.extract import ExtractConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
-from pilewright.transforms.common import (
-    ERROR_CHARS,
-    PAYLOAD_PREFIX_CHARS,
-    StageResult,
-    count,
-    distribution,
-    rejected_output,
-    to_dead_letter,
-)
+from pilewright.transforms.stage import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, StageResult, count, distribution, rejected_output, to_dead_letter
 from pilewright.transforms.extract.extractors import extract_text, extractor_call, is_html
 from pilewright.transforms.extract.isolated import ExtractTimeout, IsolatedExtractor
 

@@ -5,4 +5,9 @@ combine and its audit sections).
 """
 from pilewright.transforms.span_dedup.stage import SpanDedup
 
-__all__ = ["SpanDedup"]
+def build_stage(config, context):
+    """The stage of the flow (``transforms.flow``) for this config block."""
+    return SpanDedup(config, seed=context.seed)
+
+
+__all__ = ["build_stage", "SpanDedup"]

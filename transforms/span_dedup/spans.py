@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple, Sequence
 
-from pilewright.schemas.span_dedup_config import SpanDedupConfig, SpanNormalization
-from pilewright.transforms.common import stable_hash64
+from pilewright.schemas.stages.span_dedup import SpanDedupConfig, SpanNormalization
+from pilewright.transforms.hashing import stable_hash64
 
 _SEPARATORS = {
     "line": re.compile(r"\n"),

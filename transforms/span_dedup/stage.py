@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import typing
-from typing import Iterable, Optional
 
 import apache_beam as beam
 
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
-from pilewright.schemas.span_dedup_config import SpanDedupConfig
-from pilewright.transforms.common import StageResult, count, reject, seeded_unit, to_dead_letter
+from pilewright.schemas.stages.span_dedup import SpanDedupConfig
+from pilewright.transforms.hashing import seeded_unit
+from pilewright.transforms.stage import StageResult, count, reject, to_dead_letter
 from pilewright.transforms.span_dedup.spans import remove_units, spans
 
 STAGE = "span_dedup"

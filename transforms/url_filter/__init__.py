@@ -5,4 +5,11 @@ Files: ``lists`` (parsing list files, matching a URL by registered domain and su
 """
 from pilewright.transforms.url_filter.stage import UrlFilter
 
-__all__ = ["UrlFilter"]
+def build_stage(config, context):
+    """The stage of the flow (``transforms.flow``) for this config block."""
+    from pilewright.transforms.url_filter.stage import UrlFilter
+
+    return UrlFilter(config)
+
+
+__all__ = ["build_stage", "UrlFilter"]

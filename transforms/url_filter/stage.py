@@ -7,8 +7,8 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pilewright.schemas.records import Document
-from pilewright.schemas.url_filter_config import UrlFilterConfig
-from pilewright.transforms.common import AnnotateAndFilter, StageResult, count, rejected_output
+from pilewright.schemas.stages.url_filter import UrlFilterConfig
+from pilewright.transforms.stage import AnnotateAndFilter, StageResult, count, rejected_output
 from pilewright.transforms.url_filter.lists import UrlLists, build_lists, parse_list, url_reason
 
 STAGE = "url_filter"

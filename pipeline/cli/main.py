@@ -1,0 +1,103 @@
+"""The ``pilewright`` command line. Progress and summaries are printed here, never in library code."""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Optional, Sequence
+
+from pilewright.pipeline.cli.terminal import progress_display, run_summary_lines
+from pilewright.pipeline.cli.terminal import add_parser as add_audit_parser
+from pilewright.pipeline.cli.classifier import add_parser as add_classifier_parser
+from pilewright.pipeline.job.config import ConfigError, check_inputs_exist, load_config
+from pilewright.pipeline.job.options import RunnerError, pipeline_options, quiet_local_worker_logs
+from pilewright.pipeline.cli.plan import add_parser as add_plan_parser
+from pilewright.schemas.errors import user_error_message
+
+
+def _error(msg: str) -> int:
+    print(f"pilewright: error: {msg}", file=sys.stderr)
+    return 2
+
+
+def _user_fixable(exc: BaseException) -> Optional[str]:
+    """The one-line message of an error the user can fix, raised inside the pipeline, if it is one."""
+    # the modules whose UserErrors a job can raise are imported, so their classes are known by name
+    import pilewright.tokenizer.hf  # noqa: F401
+    import pilewright.tokenizer.spm_train  # noqa: F401
+    import pilewright.transforms.decontaminate.index  # noqa: F401
+    import pilewright.transforms.mix.plan  # noqa: F401
+
+    return user_error_message(exc)
+
+
+def summary_lines(result) -> list[str]:
+    """Where and how long, then the summary ``pilewright audit OUT`` prints."""
+    return run_summary_lines(result)
+
+
+def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pilewright.pipeline.job.build import run_job
+
+    try:
+        loaded = load_config(args.config)
+        check_inputs_exist(loaded.resolved, loaded.written)
+        pipeline_options(beam_args)  # a refused runner or setting fails here, before the run is announced
+    except (ConfigError, RunnerError) as e:
+        return _error(str(e))
+    if not args.quiet:
+        what = "the embedded sample corpus" if args.config is None else args.config
+        print(f"pilewright: running {what} ({len(loaded.resolved.sources)} sources)", file=sys.stderr)
+    try:
+        progress = None if args.quiet else progress_display(beam_args, sys.stderr)
+        result = run_job(loaded, beam_args, args.output, progress=progress)
+    except (ConfigError, RunnerError) as e:
+        return _error(str(e))
+    except Exception as e:
+        msg = _user_fixable(e)
+        if msg:
+            return _error(msg)
+        raise
+    if not args.quiet:
+        if not result.manifest:  # --dry_run: the runner built and validated the job, nothing ran
+            print(f"pilewright: dry run: the job for {result.out_dir} was built and validated; nothing ran")
+            return 0
+        for line in summary_lines(result):
+            print(line)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pilewright",
+        description="Raw text to training-ready token shards, on Apache Beam, with an audit of every stage.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser(
+        "run",
+        help="run the pipeline (no --config: the embedded sample corpus)",
+        description="Any option not listed here is passed to Beam unchanged (--runner, --direct_num_workers, ...).",
+    )
+    run.add_argument("--config", help="YAML config file (default: the embedded sample corpus)")
+    run.add_argument("--output", help="output folder or URL (default: run.output from the config)")
+    run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    run.set_defaults(func=cmd_run)
+    add_plan_parser(sub)
+    add_audit_parser(sub)
+    add_classifier_parser(sub)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    args, rest = parser.parse_known_args(argv)
+    if args.command != "run" and rest:
+        parser.error(f"unrecognized arguments: {' '.join(rest)}")
+    logging.getLogger("apache_beam").setLevel(logging.WARNING)
+    quiet_local_worker_logs()
+    return args.func(args, rest) if args.command == "run" else args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,215 @@
+"""Building and running the whole job from a loaded config."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.metrics.metric import MetricsFilter
+
+from pilewright.pipeline.job.audit_counts import WriteAudit
+from pilewright.pipeline.audit.profile import CuratedProfile, DroppedSamples
+from pilewright.pipeline.job.config import LoadedConfig, check_inputs_exist
+from pilewright.pipeline.job.remote import prepare_for_runner
+from pilewright.pipeline.job.manifest import WriteManifest
+from pilewright.pipeline.job.options import pipeline_options
+from pilewright.pipeline.job.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
+from pilewright.pipeline.audit.progress import SHARDS_KEY, CountFn, ProgressView, ProgressWatch
+from pilewright.pipeline.audit.report import write_report
+from pilewright.pipeline.audit.summary import load_run_files
+from pilewright.pipeline.job.stage_timing import stage_seconds
+from pilewright.pipeline.job.stages import curation_stages, side_output_hooks
+from pilewright.schemas import layout
+from pilewright.tokenizer.spm import model_info
+from pilewright.tokenizer.hf import hf_info
+from pilewright.transforms.stage import METRICS_NAMESPACE, StageResult, sum_pairs
+from pilewright.transforms.ingest.stage import ReadSources
+from pilewright.transforms.mix.stage import MixDomains
+from pilewright.transforms.shard.stage import WriteShards
+from pilewright.transforms.tokenize.stage import Encode, LoadHFTokenizer, LoadTokenizer, TrainTokenizer
+
+MANAGED_OUTPUTS = layout.MANAGED
+
+
+@dataclass
+class JobResult:
+    out_dir: str
+    audit: dict
+    manifest: dict
+    seconds: float
+    telemetry: dict = field(default_factory=dict)
+
+
+
+def build_pipeline(
+    p: beam.Pipeline, loaded: LoadedConfig, out_dir: str, progress_dir: Optional[str] = None
+) -> list[str]:
+    """Adds the whole flow to ``p``: ingest -> curation stages -> tokenize -> shards, plus side outputs.
+
+    ``progress_dir``: a progress channel folder (``pipeline.progress``) the workers report to, or None.
+    Returns the audited stage names in flow order.
+    """
+    cfg = loaded.resolved
+    seed = cfg.run.seed
+    results: list[tuple[str, StageResult]] = []
+
+    ingest = p | "Ingest" >> ReadSources(cfg.sources)
+    results.append(("ingest", ingest))
+    docs = ingest.main
+    for name, transform in curation_stages(cfg):
+        stage = docs | f"Stage[{name}]" >> transform
+        results.append((name, stage))
+        docs = stage.main
+
+    model_dir = FileSystems.join(out_dir, "tokenizer")
+    hf = None
+    if cfg.tokenizer.hf:
+        hf = {"eos_token": cfg.tokenizer.eos_token, "bos_token": cfg.tokenizer.bos_token, "add_bos": cfg.tokenizer.bos}
+        model = p | "LoadTokenizer" >> LoadHFTokenizer(cfg.tokenizer.hf, model_dir)
+        tokenizer_info = model | "TokenizerInfo" >> beam.Map(lambda data: hf_info(data, **hf))
+    else:
+        if cfg.tokenizer.model:
+            model = p | "LoadTokenizer" >> LoadTokenizer(cfg.tokenizer.model, model_dir)
+        else:
+            model = docs | "TrainTokenizer" >> TrainTokenizer(cfg.tokenizer.train, seed, model_dir)
+        tokenizer_info = model | "TokenizerInfo" >> beam.Map(model_info)
+
+    tokenized = docs | "Tokenize" >> Encode(model, hf)
+    results.append(("tokenize", tokenized))
+    tokens = tokenized.main
+    shard_input, mix_report = tokens, None
+    if cfg.mix is not None and cfg.mix.enabled:
+        # mix repeats/subsamples by token budget and supplies the stratified order keys the shards follow
+        mix = tokens | "Mix" >> MixDomains(cfg.mix, cfg.sources, seed)
+        results.append(("mix", mix))
+        tokens, shard_input, mix_report = mix.mixed, mix.keyed, mix.report
+
+    shard_infos = shard_input | "Shard" >> WriteShards(
+        out_dir, tokenizer_info, seed, cfg.shards.tokens_per_shard, cfg.shards.num_shards,
+        prekeyed=mix_report is not None, megatron=cfg.shards.format == "both",
+    )
+    tokens_by = (
+        tokens
+        | "TokensBy" >> beam.FlatMap(
+            lambda t: [(f"source:{t.source}", (1, t.n_tokens)), (f"domain:{t.domain}", (1, t.n_tokens))]
+        )
+        | "SumTokensBy" >> beam.CombinePerKey(sum_pairs)
+    )
+    shard_infos | "Manifest" >> WriteManifest(
+        out_dir, tokenizer_info, tokens_by, loaded.written.model_dump(mode="json"), loaded.sha256, seed,
+        extra=mix_report,
+    )
+
+    tokenized.annotated | "WriteDocuments" >> WriteDocuments(out_dir)
+    rejected = [r.rejected for _, r in results] | "AllRejected" >> beam.Flatten()
+    errors = [r.errors for _, r in results] | "AllErrors" >> beam.Flatten()
+    for name, hook in side_output_hooks(cfg):
+        # pii: a value planted in a document dropped before the pii stage must not reach OUT/rejected either
+        rejected = rejected | f"Rejected[{name}]" >> hook
+        errors = errors | f"DeadLetters[{name}]" >> hook
+    rejected | "WriteRejected" >> WriteRejected(out_dir)
+    errors | "WriteDeadLetters" >> WriteDeadLetters(out_dir)
+
+    # samples are taken after redaction: the audit must not leak what OUT/rejected does not hold
+    audit_extras = (
+        rejected | "DroppedSamples" >> DroppedSamples(errors, seed),
+        tokenized.annotated | "CuratedProfile" >> CuratedProfile(seed),
+    ) | "AuditExtras" >> beam.Flatten()
+    if progress_dir is not None:
+        shard_infos | "ProgressShards" >> beam.ParDo(CountFn(progress_dir, SHARDS_KEY))
+
+    domains = {s.name: s.domain for s in cfg.sources}
+    p | "Audit" >> WriteAudit(
+        results, domains, FileSystems.join(out_dir, *layout.AUDIT.split("/")), extra=audit_extras,
+        progress_dir=progress_dir,
+    )
+    return [name for name, _ in results]
+
+
+def prepare_output(out_dir: str) -> None:
+    """Removes what an earlier run wrote under OUT (only pilewright's own outputs)."""
+    existing = [FileSystems.join(out_dir, name) for name in MANAGED_OUTPUTS]
+    existing = [path for path in existing if FileSystems.exists(path)]
+    if existing:
+        FileSystems.delete(existing)
+
+
+def _dist(result) -> dict:
+    return {"count": result.count, "sum": result.sum, "min": result.min, "max": result.max,
+            "mean": result.mean if result.count else None}
+
+
+def telemetry(run_result) -> dict:
+    """Beam counters and distributions: shown beside the exact counts, never instead of them."""
+    try:
+        q = run_result.metrics().query(MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    except Exception:  # some runners cannot report metrics
+        return {}
+    out: dict = {}
+    for c in q.get("counters", []):
+        value = c.committed if c.committed is not None else c.attempted
+        out[c.key.metric.name] = out.get(c.key.metric.name, 0) + (value or 0)
+    for d in q.get("distributions", []):
+        value = d.committed if d.committed is not None else d.attempted
+        if value is not None:
+            out[d.key.metric.name] = _dist(value)
+    return dict(sorted(out.items()))
+
+
+def _write_json(doc: dict, path: str) -> None:
+    with FileSystems.create(path) as f:
+        f.write((json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+
+
+def output_dir(loaded: LoadedConfig, override: Optional[str]) -> str:
+    out = override or loaded.resolved.run.output
+    return out if "://" in out else os.path.abspath(out)
+
+
+def run_job(
+    loaded: LoadedConfig,
+    beam_args: Sequence[str] = (),
+    out_dir: Optional[str] = None,
+    progress: Optional[Callable[[ProgressView], None]] = None,
+) -> JobResult:
+    """Runs the job to completion and returns the audit and manifest it wrote.
+
+    ``progress(view)`` is called about twice a second from a monitor thread while the job runs (and once
+    at the end); None runs the job without the progress channel.
+    """
+    out = output_dir(loaded, out_dir)
+    check_inputs_exist(loaded.resolved, loaded.written)
+    options = pipeline_options(beam_args)
+    # remote workers read the embedded sample from their installed package, never this machine's paths
+    loaded = prepare_for_runner(loaded, beam_args, out)
+    # --dry_run (Dataflow) builds and validates the job without running it: nothing may be deleted
+    dry_run = bool(options.get_all_options().get("dry_run"))
+    if not dry_run:
+        prepare_output(out)
+    started = time.monotonic()
+    p = beam.Pipeline(options=options)
+    watch = ProgressWatch(progress) if progress is not None else None
+    try:
+        order = build_pipeline(p, loaded, out, progress_dir=watch.dir if watch else None)
+        if watch:
+            watch.start(order)
+        run_result = p.run()
+        run_result.wait_until_finish()
+    finally:
+        if watch:
+            watch.close(finished=sys.exc_info()[0] is None)
+    seconds = time.monotonic() - started
+    if dry_run:
+        return JobResult(out, {}, {}, seconds)
+    tel = telemetry(run_result)
+    run_facts = {"seconds": round(seconds, 3), "beam_args": list(beam_args),
+                 "stage_seconds": stage_seconds(run_result), "telemetry": tel}
+    _write_json(run_facts, FileSystems.join(out, *layout.RUN.split("/")))
+    write_report(out)
+    audit, manifest = load_run_files(out)
+    return JobResult(out, audit, manifest, seconds, tel)

@@ -1,0 +1,117 @@
+"""OUT/manifest.json: what the shards hold, how to check them, and what produced them.
+
+Nothing time- or machine-dependent goes in (no timestamps, no durations, no absolute paths), so the
+same input, config and seed give a byte-identical manifest; timings live in the audit.
+"""
+from __future__ import annotations
+
+import json
+from importlib import metadata
+from typing import Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pilewright.schemas.records import ShardInfo
+from pilewright.tokenizer.spm import TokenizerInfo
+
+MANIFEST_VERSION = 1
+
+
+def versions() -> dict[str, str]:
+    out = {}
+    for dist in ("pilewright", "apache-beam", "pyarrow", "sentencepiece", "tokenizers", "numpy"):
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "unknown"
+    return out
+
+
+def build_manifest(
+    shards: Sequence[ShardInfo],
+    tokenizer: TokenizerInfo,
+    tokens_by: Sequence[tuple[str, tuple[int, int]]],
+    config: dict,
+    config_sha256: str,
+    seed: int,
+    extra: Optional[dict] = None,
+) -> dict:
+    """Pure: the manifest document. ``tokens_by`` rows are ("source:<name>" | "domain:<name>", (docs, tokens))."""
+    by_source = {k.split(":", 1)[1]: {"docs": d, "tokens": t} for k, (d, t) in sorted(tokens_by) if k.startswith("source:")}
+    by_domain = {k.split(":", 1)[1]: {"docs": d, "tokens": t} for k, (d, t) in sorted(tokens_by) if k.startswith("domain:")}
+    total_tokens = sum(s.n_tokens for s in shards)
+    doc = {
+        "manifest_version": MANIFEST_VERSION,
+        "total_tokens": total_tokens,
+        "total_docs": sum(s.n_docs for s in shards),
+        "num_shards": len(shards),
+        "shards": [
+            {"path": s.path, "docs": s.n_docs, "tokens": s.n_tokens, "bytes": s.n_bytes, "sha256": s.sha256,
+             **({"files": json.loads(s.extra_files)} if json.loads(s.extra_files or "[]") else {})}
+            for s in sorted(shards, key=lambda s: s.index)
+        ],
+        "tokens_by_domain": by_domain,
+        "tokens_by_source": by_source,
+        "tokenizer": {
+            "path": f"tokenizer/{tokenizer.file}",
+            "kind": tokenizer.kind,
+            "sha256": tokenizer.sha256,
+            "vocab_size": tokenizer.vocab_size,
+            "eos_id": tokenizer.eos_id,
+            "bos_id": tokenizer.bos_id,
+            "token_dtype": "uint16" if tokenizer.vocab_size <= 1 << 16 else "uint32",
+        },
+        "seed": seed,
+        "config_sha256": config_sha256,
+        "config": config,
+        "versions": versions(),
+    }
+    if extra:
+        doc.update(extra)
+    return doc
+
+
+def manifest_text(doc: dict) -> str:
+    return json.dumps(doc, indent=2, sort_keys=False) + "\n"
+
+
+class WriteManifest(beam.PTransform):
+    """ShardInfo (final, from ``WriteShards``) -> writes OUT/manifest.json."""
+
+    def __init__(self, out_dir: str, tokenizer: beam.PCollection, tokens_by: beam.PCollection,
+                 config: dict, config_sha256: str, seed: int, extra: Optional[beam.PCollection] = None):
+        super().__init__()
+        self._out_dir = out_dir
+        self._tokenizer = tokenizer
+        self._tokens_by = tokens_by
+        self._config = config
+        self._sha = config_sha256
+        self._seed = seed
+        self._extra = extra
+
+    def expand(self, shard_infos: beam.PCollection) -> beam.PCollection:
+        out_dir, config, sha, seed = self._out_dir, self._config, self._sha, self._seed
+
+        def finish(infos, tokenizer, tokens_by, extras):
+            merged: dict = {}
+            for section, payload in sorted(extras or []):
+                merged[section] = json.loads(payload)
+            doc = build_manifest(list(infos), tokenizer, tokens_by, config, sha, seed, merged)
+            path = FileSystems.join(out_dir, "manifest.json")
+            with FileSystems.create(path) as f:
+                f.write(manifest_text(doc).encode("utf-8"))
+            return path
+
+        pipeline = shard_infos.pipeline
+        extra = self._extra if self._extra is not None else pipeline | "NoManifestExtras" >> beam.Create([])
+        return (
+            shard_infos
+            | "AllShards" >> beam.combiners.ToList()
+            | "Finalize" >> beam.Map(
+                finish,
+                tokenizer=beam.pvalue.AsSingleton(self._tokenizer),
+                tokens_by=beam.pvalue.AsList(self._tokens_by),
+                extras=beam.pvalue.AsList(extra),
+            )
+        )

@@ -1,0 +1,61 @@
+"""Worker-seconds per stage, from the runner's own per-transform execution time.
+
+Beam's portable runners report ``beam:metric:ptransform_execution_time:total_msecs:v1`` per step (the time a
+worker spent in that transform's code, summed over workers and bundles). Summed by the top-level step a
+transform lives under, that is the measured cost of each stage, which ``pilewright plan --from-run`` scales
+to a larger corpus. A runner that does not report it gives an empty mapping, never an error.
+"""
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+# Beam reports it as namespace "beam", name "metric:ptransform_execution_time:total_msecs:v1"
+TOTAL_MSECS = "ptransform_execution_time:total_msecs:v1"
+_STAGE_RE = re.compile(r"^(?:Stage|Rejected|DeadLetters)\[(?P<name>[^\]]+)\]$")
+# top-level step names in pipeline/job/build.py -> the stage they belong to; anything else is "outputs"
+_STEP_STAGES = {
+    "Ingest": "ingest",
+    "TrainTokenizer": "train_tokenizer",
+    "LoadTokenizer": "train_tokenizer",
+    "TokenizerInfo": "train_tokenizer",
+    "Tokenize": "tokenize",
+    "Mix": "mix",
+    "Shard": "shard",
+    "TokensBy": "shard",
+    "SumTokensBy": "shard",
+    "Manifest": "shard",
+    "Audit": "audit",
+}
+
+
+def stage_of_step(step: str) -> str:
+    """The stage a (possibly nested) Beam step name belongs to, from its top-level component."""
+    top = step.split("/", 1)[0]
+    m = _STAGE_RE.match(top)
+    if m:
+        return m.group("name")
+    return _STEP_STAGES.get(top, "outputs")
+
+
+def sum_stage_seconds(rows: Iterable[tuple[str, float]]) -> dict[str, float]:
+    """(step, msecs) rows -> {stage: seconds}, sorted by stage. Pure."""
+    out: dict[str, float] = {}
+    for step, msecs in rows:
+        stage = stage_of_step(step)
+        out[stage] = out.get(stage, 0.0) + float(msecs or 0) / 1000.0
+    return {k: round(v, 3) for k, v in sorted(out.items())}
+
+
+def stage_seconds(run_result) -> dict[str, float]:
+    """Worker-seconds per stage of a finished run, or {} when the runner does not report execution time."""
+    try:
+        metrics = run_result.monitoring_metrics().query()
+    except Exception:  # not every runner result has monitoring metrics
+        return {}
+    rows = []
+    for c in metrics.get("counters", []):
+        if c.key.metric.name.endswith(TOTAL_MSECS):
+            value = c.committed if c.committed is not None else c.attempted
+            rows.append((c.key.step, value or 0))
+    return sum_stage_seconds(rows)

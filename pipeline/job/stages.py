@@ -1,0 +1,27 @@
+"""The curation stages of one config, built from ``transforms.flow.FLOW`` (the one place stages register)."""
+from __future__ import annotations
+
+import apache_beam as beam
+
+from pilewright.schemas.config import RunConfig
+from pilewright.transforms.flow import RunContext, enabled_stages
+
+
+def run_context(cfg: RunConfig) -> RunContext:
+    return RunContext(seed=cfg.run.seed, sources=tuple(cfg.sources))
+
+
+def curation_stages(cfg: RunConfig) -> list[tuple[str, beam.PTransform]]:
+    """``(name, PTransform)`` in flow order for every stage whose block exists and is enabled."""
+    context = run_context(cfg)
+    return [(stage.spec.name, stage.spec.build(stage.config, context)) for stage in enabled_stages(cfg.stages)]
+
+
+def side_output_hooks(cfg: RunConfig) -> list[tuple[str, beam.PTransform]]:
+    """``(name, PTransform)`` of the enabled stages that act on every stage's rejected records and dead letters."""
+    hooks = []
+    for stage in enabled_stages(cfg.stages):
+        hook = stage.spec.side_output_hook(stage.config)
+        if hook is not None:
+            hooks.append((stage.spec.name, hook))
+    return hooks

@@ -1,0 +1,15 @@
+"""Exact and near-duplicate removal across the corpus (``stages.dedup``).
+
+Files: ``stage`` (the ``Dedup`` transform: keys, grouping, decisions joined back), ``exact`` (normalized
+content hashes), ``minhash`` (shingles and MinHash signatures through datasketch), ``lsh`` (band keys),
+``components`` (connected components of candidate pairs: which copy survives), ``stats`` (the audit
+sections: cluster sizes and samples).
+"""
+from pilewright.transforms.dedup.stage import Dedup
+
+def build_stage(config, context):
+    """The stage of the flow (``transforms.flow``) for this config block."""
+    return Dedup(config, seed=context.seed)
+
+
+__all__ = ["build_stage", "Dedup"]

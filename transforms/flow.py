@@ -1,0 +1,80 @@
+"""The curation flow: every curation stage, in order, registered once.
+
+``FLOW`` is the one list. Each entry names a field of ``schemas.config.StagesConfig`` (the stage's config
+block, also its name in the audit and its step label ``Stage[<name>]``) and the ``transforms`` subpackage
+that builds it. A stage package exposes ``build_stage(config, context) -> PTransform`` mapping
+``PCollection[Document]`` to a ``StageResult``, and optionally ``side_output_hook(config) -> PTransform``
+applied to every stage's rejected records and dead letters (pii uses it so a value planted in a document
+dropped before the pii stage reaches no output either).
+
+Adding a stage: its config model (``schemas/stages/``), its field in ``StagesConfig``, its package here in
+``transforms/`` with ``build_stage``, and one line in ``FLOW``. ``tests/test_flow.py`` checks the list
+against the config model.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import apache_beam as beam
+
+from pilewright.schemas.config import SourceConfig
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a stage may know about the run besides its own config block."""
+
+    seed: int
+    sources: tuple[SourceConfig, ...] = ()
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    name: str
+    module: str = ""  # defaults to pilewright.transforms.<name>
+
+    @property
+    def module_name(self) -> str:
+        return self.module or f"pilewright.transforms.{self.name}"
+
+    def _module(self):
+        # imported when the stage is in the flow, so a run without pii never imports Presidio
+        return importlib.import_module(self.module_name)
+
+    def build(self, config: Any, context: RunContext) -> beam.PTransform:
+        return self._module().build_stage(config, context)
+
+    def side_output_hook(self, config: Any) -> Optional[beam.PTransform]:
+        hook = getattr(self._module(), "side_output_hook", None)
+        return hook(config) if hook is not None else None
+
+
+FLOW: tuple[StageSpec, ...] = (
+    StageSpec("extract"),  # right after ingest: the rest of the flow sees main text
+    StageSpec("url_filter"),
+    StageSpec("normalize"),
+    StageSpec("langid"),
+    StageSpec("quality"),
+    StageSpec("decontaminate"),
+    StageSpec("dedup"),  # after quality: fewer documents to compare
+    StageSpec("span_dedup"),  # after whole duplicates are gone
+    StageSpec("pii"),  # last: redacts what the earlier stages kept
+)
+
+
+@dataclass(frozen=True)
+class EnabledStage:
+    spec: StageSpec
+    config: Any = field(repr=False)
+
+
+def enabled_stages(stages_config: Any, flow: Optional[Sequence[StageSpec]] = None) -> list[EnabledStage]:
+    """The flow's stages whose block is present and enabled, in flow order."""
+    out = []
+    for spec in FLOW if flow is None else flow:
+        config = getattr(stages_config, spec.name, None)
+        if config is not None and getattr(config, "enabled", True):
+            out.append(EnabledStage(spec, config))
+    return out

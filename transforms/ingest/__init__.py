@@ -1,0 +1,9 @@
+"""Reading sources into Documents (the flow's first step, ``sources:``).
+
+Files: ``read`` (per-format record readers for JSONL, Parquet and text: decompression sniffing, BOM and
+byte salvage, dead letters with offsets), ``warc`` (WARC/WET records through FastWARC), ``stage`` (the
+``ReadSources`` transform: glob expansion on the workers and the ingest ``StageResult``).
+"""
+from pilewright.transforms.ingest.stage import ReadSources
+
+__all__ = ["ReadSources"]

@@ -1,0 +1,393 @@
+"""Pure readers behind the ingest stage: bytes of one file -> Documents, rejections and dead letters.
+
+Nothing here imports Beam's pipeline machinery, so every failure mode (bad JSON, invalid UTF-8, a truncated
+compressed file) is unit-testable on in-memory bytes. Decompression is done here rather than by Beam's
+``CompressedFile`` because Beam returns a truncated ``.gz`` without an error; these readers report it.
+"""
+from __future__ import annotations
+
+import io
+import zlib
+from dataclasses import dataclass
+from typing import BinaryIO, Iterator, Optional, Union
+
+import orjson
+
+from pilewright.schemas.records import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, DeadLetter, Document
+
+STAGE = "ingest"
+CHUNK_BYTES = 1 << 20
+# Compressed input is fed in small pieces so that the records before a corrupt spot are decoded
+# (and yielded) before the decoder fails, and the dead letter can bound where the damage is.
+FEED_BYTES = 1 << 14
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """What a reader needs to know about the source a file belongs to."""
+
+    name: str
+    domain: str
+    format: str
+    text_field: str = "text"
+    id_field: Optional[str] = "id"
+    url_field: Optional[str] = None
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A record that parsed but holds nothing to train on (e.g. empty text)."""
+
+    doc: Document
+    reason: str
+
+
+@dataclass(frozen=True)
+class Skip:
+    """A record that is by design not a document (a WARC request, warcinfo, an image): counted, not kept."""
+
+    reason: str
+
+
+ReadResult = Union[Document, Rejection, DeadLetter, Skip]
+
+
+class TruncatedInput(Exception):
+    """The compressed stream ended early or is corrupt."""
+
+
+class CorruptInput(TruncatedInput):
+    """The compressed stream holds bytes the decoder refuses (not merely a missing end)."""
+
+
+def _damage_kind(e: TruncatedInput) -> str:
+    return "corrupt_file" if isinstance(e, CorruptInput) else "truncated_file"
+
+
+def compression_of(path: str) -> str:
+    lower = path.lower()
+    if lower.endswith(".gz") or lower.endswith(".gzip"):
+        return "gzip"
+    if lower.endswith(".zst") or lower.endswith(".zstd"):
+        return "zstd"
+    return "none"
+
+
+GZIP_MAGIC = b"\x1f\x8b"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+UTF8_BOM = b"\xef\xbb\xbf"
+
+
+class _Prefixed:
+    """A reader that returns ``head`` before the rest of ``raw``: sniffing must not need ``seek``."""
+
+    def __init__(self, head: bytes, raw: BinaryIO):
+        self._head = head
+        self._raw = raw
+
+    def read(self, n: int = -1) -> bytes:
+        if self._head:
+            head, self._head = self._head, b""
+            return head
+        return self._raw.read(n)
+
+
+def sniffed(raw: BinaryIO, path: str) -> tuple[str, BinaryIO]:
+    """The compression read from the file's first bytes; the name only decides an empty file.
+
+    A ``.gz`` that is plain text is read as plain text, and a compressed file without the suffix is
+    decompressed, so a misnamed file is not mistaken for a corrupt one.
+    """
+    head = raw.read(4)
+    if head.startswith(GZIP_MAGIC):
+        compression = "gzip"
+    elif head.startswith(ZSTD_MAGIC):
+        compression = "zstd"
+    elif head:
+        compression = "none"
+    else:
+        compression = compression_of(path)
+    return compression, _Prefixed(head, raw)
+
+
+def without_bom(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Drops a UTF-8 BOM at the start of the decompressed stream (it would make the first line bad JSON)."""
+    head = b""
+    for chunk in chunks:
+        head += chunk
+        if len(head) >= len(UTF8_BOM):
+            break
+    else:
+        if head:
+            yield head[len(UTF8_BOM):] if head.startswith(UTF8_BOM) else head
+        return
+    yield head[len(UTF8_BOM):] if head.startswith(UTF8_BOM) else head
+    yield from chunks
+
+
+def file_chunks(raw: BinaryIO, path: str) -> Iterator[bytes]:
+    compression, reader = sniffed(raw, path)
+    return without_bom(decompressed_chunks(reader, compression))
+
+
+def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
+    # Decoded with zlib directly so every byte before a truncation is yielded; Beam's reader (and a
+    # large GzipFile.read) can lose or silently drop the tail.
+    dobj = zlib.decompressobj(wbits=31)
+    pending_member = False
+    consumed = 0
+    try:
+        while True:
+            data = raw.read(FEED_BYTES)
+            if not data:
+                break
+            consumed += len(data)
+            while data:
+                pending_member = True
+                out = dobj.decompress(data)
+                if out:
+                    yield out
+                data = b""
+                if dobj.eof:
+                    pending_member = False
+                    # concatenated gzip members (e.g. from `cat a.gz b.gz`)
+                    data = dobj.unused_data
+                    dobj = zlib.decompressobj(wbits=31)
+        tail = dobj.flush()
+        if tail:
+            yield tail
+    except zlib.error as e:
+        # zlib does not say where it failed; the damage lies within the last chunk read
+        raise CorruptInput(f"gzip stream is corrupt before compressed byte {consumed}: {e}") from e
+    if pending_member and not dobj.eof:
+        raise TruncatedInput("gzip stream is truncated: the file ends before the end of its last member")
+
+
+def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
+    import zstandard
+
+    # zstandard's stream_reader returns a truncated frame silently, so frames are decoded with
+    # decompressobj and checked for a proper end.
+    dctx = zstandard.ZstdDecompressor()
+    dobj = dctx.decompressobj()
+    seen_input = False
+    consumed = 0
+    try:
+        while True:
+            data = raw.read(FEED_BYTES)
+            if not data:
+                break
+            consumed += len(data)
+            seen_input = True
+            while data:
+                out = dobj.decompress(data)
+                if out:
+                    yield out
+                data = b""
+                if dobj.eof:
+                    data = dobj.unused_data
+                    dobj = dctx.decompressobj()
+                    if not data:
+                        seen_input = False
+            if dobj.eof:
+                seen_input = False
+    except zstandard.ZstdError as e:
+        raise CorruptInput(f"zstd stream is corrupt before compressed byte {consumed}: {e}") from e
+    if seen_input and not dobj.eof:
+        raise TruncatedInput("zstd stream is truncated: the last frame has no end")
+
+
+def _plain_chunks(raw: BinaryIO) -> Iterator[bytes]:
+    while True:
+        chunk = raw.read(CHUNK_BYTES)
+        if not chunk:
+            return
+        yield chunk
+
+
+def decompressed_chunks(raw: BinaryIO, compression: str) -> Iterator[bytes]:
+    if compression == "gzip":
+        return _gzip_chunks(raw)
+    if compression == "zstd":
+        return _zstd_chunks(raw)
+    return _plain_chunks(raw)
+
+
+def iter_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
+    """(1-based line number, line without newline). A final line without newline is still yielded.
+
+    On truncation, raises ``TruncatedInput`` whose ``partial`` attribute holds the incomplete tail and
+    ``line`` its line number, so the caller can dead-letter it instead of losing it.
+    """
+    line_no = 0
+    rest = b""
+    try:
+        for chunk in chunks:
+            buf = rest + chunk if rest else chunk
+            lines = buf.split(b"\n")
+            rest = lines.pop()
+            for line in lines:
+                line_no += 1
+                yield line_no, line
+    except TruncatedInput as e:
+        e.partial = rest  # type: ignore[attr-defined]
+        e.line = line_no + 1  # type: ignore[attr-defined]
+        raise
+    if rest:
+        line_no += 1
+        yield line_no, rest
+
+
+def dead_letter(
+    spec: SourceSpec, path: str, offset: Optional[int], error_type: str, error: str, payload: bytes | str = b""
+) -> DeadLetter:
+    if isinstance(payload, bytes):
+        payload = payload[: PAYLOAD_PREFIX_CHARS * 4].decode("utf-8", "backslashreplace")
+    return DeadLetter(
+        stage=STAGE,
+        source=spec.name,
+        path=path,
+        offset=offset,
+        doc_id=None,
+        error_type=error_type,
+        error=error[:ERROR_CHARS],
+        payload_prefix=payload[:PAYLOAD_PREFIX_CHARS],
+    )
+
+
+def _make_document(
+    spec: SourceSpec, record: object, fallback_id: str, path: str, offset: int, raw: bytes | str
+) -> ReadResult:
+    """Type-checks a parsed record before a Document exists (RowCoder would fail outside the DoFn)."""
+    if not isinstance(record, dict):
+        return dead_letter(spec, path, offset, "not_an_object", "record is not a JSON object", raw)
+    text = record.get(spec.text_field)
+    if text is None:
+        return dead_letter(
+            spec, path, offset, "missing_text_field", f"no field {spec.text_field!r} (sources.text_field)", raw
+        )
+    if not isinstance(text, str):
+        return dead_letter(
+            spec, path, offset, "text_not_a_string", f"field {spec.text_field!r} is {type(text).__name__}", raw
+        )
+    raw_id = record.get(spec.id_field) if spec.id_field else None
+    if isinstance(raw_id, (str, int)) and not isinstance(raw_id, bool) and str(raw_id) != "":
+        doc_id = f"{spec.name}/{raw_id}"
+    else:
+        doc_id = f"{spec.name}/{fallback_id}"
+    url = record.get(spec.url_field) if spec.url_field else None
+    doc = Document(
+        id=doc_id,
+        text=text,
+        source=spec.name,
+        domain=spec.domain,
+        url=url if isinstance(url, str) else None,
+    )
+    if not text.strip():
+        return Rejection(doc, "empty_text")
+    return doc
+
+
+def read_jsonl(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
+    """One JSON object per line; ids default to ``<rel_path>:<line>``."""
+    try:
+        for line_no, line in iter_lines(file_chunks(raw, path)):
+            if not line.strip():
+                continue
+            try:
+                decoded = line.decode("utf-8")
+            except UnicodeDecodeError as e:
+                yield dead_letter(spec, path, line_no, "invalid_utf8", str(e), line)
+                continue
+            try:
+                # orjson also refuses lone surrogates, which could not be encoded downstream
+                record = orjson.loads(decoded)
+            except orjson.JSONDecodeError as e:
+                yield dead_letter(spec, path, line_no, "invalid_json", str(e), line)
+                continue
+            yield _make_document(spec, record, f"{rel_path}:{line_no}", path, line_no, line)
+    except TruncatedInput as e:
+        partial = getattr(e, "partial", b"")
+        yield dead_letter(spec, path, getattr(e, "line", None), _damage_kind(e), str(e), partial)
+
+
+def read_text(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
+    """The whole file is one document; its id is ``<rel_path>``."""
+    try:
+        data = b"".join(file_chunks(raw, path))
+    except TruncatedInput as e:
+        yield dead_letter(spec, path, 0, _damage_kind(e), str(e))
+        return
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        yield dead_letter(spec, path, 0, "invalid_utf8", str(e), data)
+        return
+    doc = Document(id=f"{spec.name}/{rel_path}", text=text, source=spec.name, domain=spec.domain)
+    yield doc if text.strip() else Rejection(doc, "empty_text")
+
+
+def read_parquet(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
+    """Row groups are streamed; ids default to ``<rel_path>:<row>``."""
+    import pyarrow.parquet as pq
+
+    row = 0
+    try:
+        pf = pq.ParquetFile(io.BytesIO(raw.read()) if not hasattr(raw, "seek") else raw)
+        names = set(pf.schema_arrow.names)
+        if spec.text_field not in names:
+            yield dead_letter(
+                spec, path, None, "missing_text_field",
+                f"no column {spec.text_field!r} (sources.text_field); columns: {sorted(names)[:20]}",
+            )
+            return
+        columns = [c for c in (spec.text_field, spec.id_field, spec.url_field) if c and c in names]
+        for batch in pf.iter_batches(batch_size=4096, columns=columns):
+            for record in batch.to_pylist():
+                row += 1
+                yield _make_document(spec, record, f"{rel_path}:{row}", path, row, repr(record)[:PAYLOAD_PREFIX_CHARS])
+    except Exception as e:  # pyarrow raises several types for a corrupt or truncated file
+        yield dead_letter(spec, path, row + 1, "corrupt_parquet", f"{type(e).__name__}: {e}")
+
+
+READERS = {"jsonl": read_jsonl, "text": read_text, "parquet": read_parquet}
+
+
+def read_file(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
+    """Everything one file holds, as Documents, Rejections and DeadLetters, in file order.
+
+    An empty file yields one dead letter (``empty_file``) so that a file that holds nothing is visible
+    in the audit rather than silently contributing zero records.
+    """
+    any_result = False
+    reader = READERS.get(spec.format)
+    if reader is None and spec.format in ("warc", "wet"):
+        # imported on use: the web readers pull in FastWARC, which jsonl-only runs do not need
+        from pilewright.transforms.ingest import warc as ingest_warc
+
+        reader = ingest_warc.read_warc if spec.format == "warc" else ingest_warc.read_wet
+    for result in reader(raw, path, rel_path, spec):
+        any_result = True
+        yield result
+    if not any_result:
+        yield dead_letter(spec, path, None, "empty_file", "the file holds no records")
+
+
+def glob_root(pattern: str) -> str:
+    """The directory part of a glob before its first wildcard, used to make ids path-independent."""
+    cut = len(pattern)
+    for ch in "*?[{":
+        i = pattern.find(ch)
+        if i != -1:
+            cut = min(cut, i)
+    prefix = pattern[:cut]
+    slash = prefix.rfind("/")
+    return prefix[: slash + 1] if slash != -1 else ""
+
+
+def relative_path(path: str, pattern: str) -> str:
+    root = glob_root(pattern)
+    if root and path.startswith(root):
+        return path[len(root):]
+    # a literal path (no wildcard): keep the file name only, so moving the corpus keeps ids
+    return path.rsplit("/", 1)[-1]

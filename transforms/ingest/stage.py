@@ -1,0 +1,148 @@
+"""Ingest stage: configured sources (globs over any Beam filesystem) -> Documents.
+
+Globs are expanded on workers (``fileio.MatchAll``), not in a ``beam.Create`` of file names, so a source
+of millions of files does not bloat the job graph. Files are spread over workers by a reshuffle; each file
+is read by one worker, streaming, with the pure readers of ``ingest.read``.
+"""
+from __future__ import annotations
+
+import json
+from typing import Iterable, Sequence
+
+import apache_beam as beam
+from apache_beam.io import fileio
+from apache_beam.io.filesystems import FileSystems
+
+from pilewright.schemas.config import SourceConfig
+from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
+from pilewright.transforms.stage import StageResult, count, reject
+from pilewright.transforms.ingest.read import (
+    STAGE,
+    Rejection,
+    Skip,
+    SourceSpec,
+    dead_letter,
+    read_file,
+    relative_path,
+)
+
+
+def source_spec(src: SourceConfig) -> SourceSpec:
+    return SourceSpec(
+        name=src.name,
+        domain=src.domain,
+        format=src.format,
+        text_field=src.text_field,
+        id_field=src.id_field,
+        url_field=src.url_field,
+    )
+
+
+class _ExpandPatternFn(beam.DoFn):
+    """(source name, pattern) -> (source name, pattern, matched path), on a worker."""
+
+    def process(self, item: tuple[str, str]) -> Iterable[tuple[str, str, str]]:
+        name, pattern = item
+        for match in FileSystems.match([pattern]):
+            for meta in match.metadata_list:
+                yield name, pattern, meta.path
+
+
+class _ReadFileFn(beam.DoFn):
+    """Thin shell over ``read_file``: opens the file through Beam's filesystems (local, gs://, ...)."""
+
+    def __init__(self, specs: dict[str, SourceSpec]):
+        super().__init__()
+        self._specs = specs
+
+    def process(self, item: tuple[str, str, str]) -> Iterable:
+        name, pattern, path = item
+        spec = self._specs[name]
+        try:
+            raw = FileSystems.open(path, compression_type="uncompressed")
+        except Exception as e:  # unreadable file: a dead letter with the path, not a failed job
+            count(STAGE, "errors", "unreadable_file")
+            yield beam.pvalue.TaggedOutput("errors", dead_letter(spec, path, None, "unreadable_file", repr(e)))
+            return
+        n_results = 0
+        with raw:
+            try:
+                for result in read_file(raw, path, relative_path(path, pattern), spec):
+                    n_results += 1
+                    if isinstance(result, Document):
+                        count(STAGE, "kept")
+                        yield result
+                    elif isinstance(result, Skip):
+                        # a WARC record that is by design not a document (request, image, ...): counted
+                        # from the data (a (source, reason) pair) so the audit accounts for every record
+                        count(STAGE, "skipped", result.reason)
+                        yield beam.pvalue.TaggedOutput("skipped", (spec.name, result.reason))
+                    elif isinstance(result, Rejection):
+                        count(STAGE, "dropped", result.reason)
+                        yield beam.pvalue.TaggedOutput("rejected", reject(result.doc, STAGE, result.reason))
+                    else:
+                        count(STAGE, "errors", result.error_type)
+                        yield beam.pvalue.TaggedOutput("errors", result)
+            except Exception as e:
+                # An unforeseen failure mid-file keeps what was read and dead-letters the rest with the
+                # position, rather than failing the job or retrying the file into duplicates.
+                count(STAGE, "errors", "read_failed")
+                yield beam.pvalue.TaggedOutput(
+                    "errors",
+                    dead_letter(spec, path, n_results + 1, "read_failed", f"{type(e).__name__}: {e}"),
+                )
+
+
+class ReadSources(beam.PTransform):
+    """Sources -> StageResult(Document, RejectedDocument ``ingest:empty_text``, DeadLetter).
+
+    Counters: ``ingest/kept``, ``ingest/dropped:<reason>``, ``ingest/errors:<type>``,
+    ``ingest/skipped:<reason>`` (WARC records that are not documents; also in the ``skipped_records`` stats).
+    Determinism: ids come from the data or from (source, file path relative to the glob, line/row).
+    Cost: one pass over the bytes; a reshuffle of file names only.
+    """
+
+    def __init__(self, sources: Sequence[SourceConfig]):
+        super().__init__()
+        self._sources = list(sources)
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> StageResult:
+        patterns = [(s.name, p) for s in self._sources for p in s.paths]
+        specs = {s.name: source_spec(s) for s in self._sources}
+        files = (
+            pbegin
+            | "Patterns" >> beam.Create(patterns)
+            | "Expand" >> beam.ParDo(_ExpandPatternFn())
+            # a file matched by two patterns of one source is read once
+            | "DistinctFiles" >> beam.Distinct()
+            | "SpreadFiles" >> beam.Reshuffle()
+        )
+        read = files | "Read" >> beam.ParDo(_ReadFileFn(specs)).with_outputs(
+            "rejected", "errors", "skipped", main="docs"
+        )
+        stats = None
+        if any(s.format in ("warc", "wet") for s in self._sources):
+            # one small section: {source: {reason: n}} of WARC records that are not documents by design
+            stats = (
+                read.skipped
+                | "CountSkips" >> beam.combiners.Count.PerElement()
+                | "SkipsToOne" >> beam.combiners.ToList()
+                | "SkipsSection" >> beam.Map(_skips_section)
+            )
+        return StageResult(
+            main=read.docs | "TypeDocs" >> beam.Map(_identity).with_output_types(Document),
+            rejected=read.rejected | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
+            errors=read.errors | "TypeErrors" >> beam.Map(_identity).with_output_types(DeadLetter),
+            stats=stats,
+        )
+
+
+def _skips_section(counted: list) -> tuple[str, str]:
+    by_source: dict[str, dict[str, int]] = {}
+    for (source, reason), n in sorted(counted):
+        by_source.setdefault(source, {})[reason] = n
+    return "skipped_records", json.dumps(by_source, sort_keys=True)
+
+
+def _identity(x):
+    return x

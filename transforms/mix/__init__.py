@@ -1,0 +1,8 @@
+"""Token-exact domain mixing (the ``mix:`` block).
+
+Files: ``plan`` (the pure plan: per-domain token budgets, repeats and subsampling), ``stage`` (the
+``MixDomains`` transform that applies the plan and supplies the order keys the shards follow).
+"""
+from pilewright.transforms.mix.stage import MixDomains
+
+__all__ = ["MixDomains"]

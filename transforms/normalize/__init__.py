@@ -1,0 +1,12 @@
+"""Unicode and whitespace normalization (``stages.normalize``).
+
+Files: ``stage`` (the pure normalization functions and the ``Normalize`` transform).
+"""
+from pilewright.transforms.normalize.stage import Normalize
+
+def build_stage(config, context):
+    """The stage of the flow (``transforms.flow``) for this config block."""
+    return Normalize(config)
+
+
+__all__ = ["build_stage", "Normalize"]

@@ -1,0 +1,22 @@
+"""PII redaction with Presidio (``stages.pii``), and the hook that redacts every other stage's side outputs.
+
+Files: ``stage`` (the ``RedactPII`` stage and ``RedactRecords`` for rejected records and dead letters),
+``prescreen`` (a cheap test for text that cannot hold PII), ``chunks`` (windows Presidio can analyze),
+``recognizers`` (the pattern recognizers and their context rules), ``embedded`` (PII inside URLs,
+headers, bounce addresses), ``scan`` (finding and sorting results into found / deliberately left),
+``actions`` (replace, mask or hash a found value).
+"""
+from pilewright.transforms.pii.stage import RedactPII, RedactRecords
+
+def build_stage(config, context):
+    """The stage of the flow (``transforms.flow``) for this config block."""
+    return RedactPII(config)
+
+
+def side_output_hook(config):
+    """Redacts every stage's rejected records and dead letters: a value planted in a document dropped
+    before this stage must reach no output either."""
+    return RedactRecords(config)
+
+
+__all__ = ["build_stage", "side_output_hook", "RedactPII", "RedactRecords"]

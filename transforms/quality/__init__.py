@@ -1,0 +1,17 @@
+"""Quality filtering: Gopher, C4 and FineWeb rule sets and fastText classifiers (``stages.quality``).
+
+Files, in the order one decision follows them: ``stage`` (the ``QualityFilter`` transform and its DoFn) -> ``rules``
+(runs the configured rule sets on one document, first failing rule wins) -> one rule set module:
+``gopher``, ``c4``, ``fineweb`` -> the measures they share: ``text`` (lines, paragraphs, characters),
+``spacy_words`` (spaCy's English word and sentence units, ported for speed: what the rule sets count),
+``ngrams`` (repetition measures). ``classifier`` holds the fastText classifiers (quality or domain
+scores) and their training.
+"""
+from pilewright.transforms.quality.stage import QualityFilter
+
+def build_stage(config, context):
+    """The stage of the flow (``transforms.flow``) for this config block."""
+    return QualityFilter(config)
+
+
+__all__ = ["build_stage", "QualityFilter"]

@@ -1,0 +1,143 @@
+"""Plumbing every stage shares: the stage result, counters, rejection and dead letters."""
+from __future__ import annotations
+
+import typing
+from typing import Any, Iterable, Optional
+
+import apache_beam as beam
+from apache_beam.metrics import Metrics
+
+from pilewright.schemas.records import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, DeadLetter, Document, RejectedDocument
+
+METRICS_NAMESPACE = "pilewright"
+SNIPPET_CHARS = 200
+
+
+class StageResult(typing.NamedTuple):
+    """What every stage returns: kept documents, documents dropped by policy, and dead letters."""
+
+    main: beam.PCollection
+    rejected: beam.PCollection
+    errors: beam.PCollection
+    # optional small aggregates for the audit: PCollection[tuple[str, str]] of (section name, JSON text),
+    # already reduced (histograms, top-k), never one element per document
+    stats: Optional[beam.PCollection] = None
+
+
+def sum_pairs(values: Iterable[tuple[int, int]]) -> tuple[int, int]:
+    """Element-wise sum of (int, int) pairs: the combine of every two-count tally (docs, tokens)."""
+    a = b = 0
+    for x, y in values:
+        a += x
+        b += y
+    return a, b
+
+
+def sum_triples(values: Iterable[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """Element-wise sum of (int, int, int) triples: the combine of (docs, chars, tokens) tallies."""
+    a = b = c = 0
+    for x, y, z in values:
+        a += x
+        b += y
+        c += z
+    return a, b, c
+
+
+def metric_name(stage: str, outcome: str, reason: Optional[str] = None) -> str:
+    """Counter names follow ``<stage>/<outcome>[:<reason>]``."""
+    return f"{stage}/{outcome}" if not reason else f"{stage}/{outcome}:{reason}"
+
+
+def count(stage: str, outcome: str, reason: Optional[str] = None, n: int = 1) -> None:
+    """Telemetry only; the audit's numbers are counted from the data."""
+    Metrics.counter(METRICS_NAMESPACE, metric_name(stage, outcome, reason)).inc(n)
+
+
+def distribution(stage: str, name: str, value: int) -> None:
+    Metrics.distribution(METRICS_NAMESPACE, f"{stage}/{name}").update(int(value))
+
+
+def snippet(text: str, n: int = SNIPPET_CHARS) -> str:
+    return text[:n]
+
+
+def reject(doc: Document, stage: str, reason: str) -> RejectedDocument:
+    return RejectedDocument(
+        id=doc.id,
+        source=doc.source,
+        domain=doc.domain,
+        stage=stage,
+        reason=reason,
+        snippet=snippet(doc.text),
+        n_chars=len(doc.text),
+    )
+
+
+def _describe_element(element: Any) -> tuple[str, Optional[str], str]:
+    """(source, doc_id, payload prefix) of whatever element failed, without assuming its type."""
+    doc = element
+    if isinstance(element, tuple) and len(element) == 2 and not hasattr(element, "_fields"):
+        doc = element[1]  # (key, value) pairs in keyed stages
+    source = getattr(doc, "source", "") or ""
+    doc_id = getattr(doc, "id", None)
+    text = getattr(doc, "text", None)
+    payload = text if isinstance(text, str) else repr(element)
+    return source, doc_id, payload[:PAYLOAD_PREFIX_CHARS]
+
+
+def to_dead_letter(failure: tuple, stage: str) -> DeadLetter:
+    """Convert a ``with_exception_handling`` failure ``(element, (type, repr, traceback))``."""
+    element, (exc_type, exc_repr, _tb) = failure[0], failure[1][:3]
+    source, doc_id, payload = _describe_element(element)
+    name = getattr(exc_type, "__name__", str(exc_type))
+    return DeadLetter(
+        stage=stage,
+        source=source,
+        path=None,
+        offset=None,
+        doc_id=doc_id,
+        error_type=name,
+        error=str(exc_repr)[:ERROR_CHARS],
+        payload_prefix=payload,
+    )
+
+
+class AnnotateAndFilter(beam.PTransform):
+    """Document -> StageResult with a DoFn that yields kept Documents and ``TaggedOutput("rejected", ...)``.
+
+    The DoFn is wrapped in ``with_exception_handling`` so an exception on one document becomes a dead letter
+    with the stage name, never a failed job. Deterministic (element-wise); no shuffle.
+    """
+
+    REJECTED = "rejected"
+
+    def __init__(self, stage: str, dofn: beam.DoFn):
+        super().__init__()
+        self._stage = stage
+        self._dofn = dofn
+
+    def expand(self, docs: beam.PCollection) -> StageResult:
+        outs = docs | "Classify" >> beam.ParDo(self._dofn).with_exception_handling(
+            main_tag="kept", dead_letter_tag="errors"
+        )
+        errors = outs["errors"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=self._stage).with_output_types(
+            DeadLetter
+        )
+        # identity maps pin the element types so RowCoder, not pickle, encodes the tagged outputs
+        return StageResult(
+            main=outs["kept"] | "TypeKept" >> beam.Map(_identity).with_output_types(Document),
+            rejected=outs[self.REJECTED] | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
+            errors=errors,
+        )
+
+
+def _identity(x):
+    return x
+
+
+def rejected_output(doc: Document, stage: str, reason: str) -> beam.pvalue.TaggedOutput:
+    """Emit from a DoFn used with ``AnnotateAndFilter``; counts ``<stage>/dropped:<reason>``."""
+    rec = reject(doc, stage, reason)
+    count(stage, "dropped", reason)
+    return beam.pvalue.TaggedOutput(AnnotateAndFilter.REJECTED, rec)
+

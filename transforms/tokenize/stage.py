@@ -1,0 +1,191 @@
+"""Tokenize stage: train (once per run) or load a sentencepiece model, or load a Hugging Face
+tokenizer.json, then encode every document."""
+from __future__ import annotations
+
+import typing
+
+from typing import Iterable, Optional
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pilewright.schemas.config import TokenizerTrainConfig
+from pilewright.schemas.records import DeadLetter, Document, RejectedDocument, TokenizedDocument
+from pilewright.tokenizer.spm import Encoder
+from pilewright.tokenizer.hf import TOKENIZER_FILE, HFEncoder, read_tokenizer_json
+from pilewright.tokenizer.spm_train import train_bpe
+from pilewright.transforms.hashing import stable_hash64
+from pilewright.transforms.stage import count, distribution, to_dead_letter
+
+STAGE = "tokenize"
+# documents sampled for training are pre-filtered by hash to about this multiple of sample_docs, so the
+# Top-K combine never holds much more than the sample itself
+_OVERSAMPLE = 1.5
+
+
+def _sample_threshold(n_docs: int, sample_docs: int) -> int:
+    if n_docs <= sample_docs:
+        return 1 << 63
+    return min(1 << 63, int((1 << 63) * _OVERSAMPLE * sample_docs / n_docs))
+
+
+def _train(sample: list[tuple[int, str, str]], cfg: TokenizerTrainConfig) -> bytes:
+    # sorted by (hash, id): the sample and its order depend on the seed and ids only
+    texts = [text for _k, _id, text in sorted(sample)]
+    return train_bpe(texts, cfg.vocab_size, cfg.max_sentences, cfg.character_coverage)
+
+
+def _write_model(model: bytes, model_dir: str) -> bytes:
+    """Writes tokenizer.model and tokenizer.vocab (piece, score) beside the shards."""
+    import sentencepiece as spm
+
+    sp = spm.SentencePieceProcessor(model_proto=model)
+    vocab = "".join(f"{sp.id_to_piece(i)}\t{sp.get_score(i)}\n" for i in range(sp.vocab_size()))
+    for name, data in (("tokenizer.model", model), ("tokenizer.vocab", vocab.encode("utf-8"))):
+        with FileSystems.create(FileSystems.join(model_dir, name)) as f:
+            f.write(data)
+    return model
+
+
+class TrainTokenizer(beam.PTransform):
+    """Document -> one element: sentencepiece model bytes, also written to ``model_dir``.
+
+    The sample is the ``sample_docs`` documents with the smallest blake2b(seed, id): deterministic and
+    independent of input order. Training runs once per run, on one worker (inherent to sentencepiece).
+    Cost: one global count, a Top-K combine over about 1.5 x sample_docs texts.
+    """
+
+    def __init__(self, cfg: TokenizerTrainConfig, seed: int, model_dir: str):
+        super().__init__()
+        self._cfg = cfg
+        self._seed = seed
+        self._model_dir = model_dir
+
+    def expand(self, docs: beam.PCollection) -> beam.PCollection:
+        cfg, seed = self._cfg, self._seed
+        n_docs = docs | "CountDocs" >> beam.combiners.Count.Globally()
+        sample = (
+            docs
+            # 63-bit keys: Beam's integer coder is signed 64-bit
+            | "Key" >> beam.Map(lambda d: (stable_hash64(str(seed), d.id) >> 1, d.id, d.text))
+            | "PreFilter" >> beam.Filter(
+                lambda kt, n: kt[0] < _sample_threshold(n, cfg.sample_docs), n=beam.pvalue.AsSingleton(n_docs)
+            )
+            | "Sample" >> beam.combiners.Top.Smallest(cfg.sample_docs)
+        )
+        return (
+            sample
+            | "Train" >> beam.Map(_train, cfg)
+            | "WriteModel" >> beam.Map(_write_model, self._model_dir)
+        )
+
+
+def _read_model(path: str) -> bytes:
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        return f.read()
+
+
+class LoadTokenizer(beam.PTransform):
+    """PBegin -> one element: the bytes of an existing model, copied into ``model_dir``."""
+
+    def __init__(self, path: str, model_dir: str):
+        super().__init__()
+        self._path = path
+        self._model_dir = model_dir
+
+    def expand(self, pbegin) -> beam.PCollection:
+        return (
+            pbegin
+            | "ModelPath" >> beam.Create([self._path])
+            | "Read" >> beam.Map(_read_model)
+            | "WriteModel" >> beam.Map(_write_model, self._model_dir)
+        )
+
+
+def _write_hf(data: bytes, model_dir: str) -> bytes:
+    with FileSystems.create(FileSystems.join(model_dir, TOKENIZER_FILE)) as f:
+        f.write(data)
+    return data
+
+
+class LoadHFTokenizer(beam.PTransform):
+    """PBegin -> one element: the bytes of a Hugging Face tokenizer.json (a file, or the folder holding
+    one, on any Beam filesystem), copied into ``model_dir``. Never downloads from a model hub."""
+
+    def __init__(self, path: str, model_dir: str):
+        super().__init__()
+        self._path = path
+        self._model_dir = model_dir
+
+    def expand(self, pbegin) -> beam.PCollection:
+        return (
+            pbegin
+            | "TokenizerPath" >> beam.Create([self._path])
+            | "Read" >> beam.Map(read_tokenizer_json)
+            | "WriteTokenizer" >> beam.Map(_write_hf, self._model_dir)
+        )
+
+
+class _EncodeFn(beam.DoFn):
+    """Thin shell over ``Encoder`` / ``HFEncoder``; the model is built once per worker from the side input.
+
+    ``hf``: None for sentencepiece, else the HFEncoder options (eos_token, bos_token, add_bos). A document
+    the tokenizer cannot take (lone surrogates) raises ``UnencodableText`` and becomes a dead letter.
+    """
+
+    def __init__(self, hf: Optional[dict] = None):
+        super().__init__()
+        self._hf = hf
+        self._encoder = None
+
+    def process(self, doc: Document, model: bytes) -> Iterable:
+        # side inputs are not available in setup(); the model is built on first use and kept
+        if self._encoder is None:
+            self._encoder = HFEncoder(model, **self._hf) if self._hf is not None else Encoder(model)
+        tokens = self._encoder.encode(doc.text)
+        n = int(tokens.shape[0])
+        yield TokenizedDocument(
+            id=doc.id, source=doc.source, domain=doc.domain, tokens=tokens.astype("<u4").tobytes(), n_tokens=n
+        )
+        yield beam.pvalue.TaggedOutput("annotated", doc._replace(n_tokens=n))
+        distribution(STAGE, "doc_tokens", n)
+        count(STAGE, "kept")
+
+
+class TokenizeResult(typing.NamedTuple):
+    """``StageResult``'s fields, plus ``annotated``: the Documents with ``n_tokens`` set, for OUT/documents."""
+
+    main: beam.PCollection
+    rejected: beam.PCollection
+    errors: beam.PCollection
+    stats: Optional[beam.PCollection]
+    annotated: beam.PCollection
+
+
+class Encode(beam.PTransform):
+    """Document -> TokenizeResult(main=TokenizedDocument, rejected=empty, errors=DeadLetter, annotated=Document).
+
+    Counters: ``tokenize/kept``, distribution ``tokenize/doc_tokens``. Deterministic; no shuffle.
+    """
+
+    def __init__(self, model: beam.PCollection, hf: Optional[dict] = None):
+        super().__init__()
+        self._model = model
+        self._hf = hf
+
+    def expand(self, docs: beam.PCollection) -> TokenizeResult:
+        outs = docs | "Encode" >> beam.ParDo(
+            _EncodeFn(self._hf), model=beam.pvalue.AsSingleton(self._model)
+        ).with_exception_handling(main_tag="tokens", dead_letter_tag="failed")
+        annotated = outs["annotated"] | "TypeAnnotated" >> beam.Map(lambda d: d).with_output_types(Document)
+        errors = outs["failed"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(
+            DeadLetter
+        )
+        rejected = docs.pipeline | "NoRejections" >> beam.Create([]).with_output_types(RejectedDocument)
+        return TokenizeResult(
+            main=outs["tokens"] | "TypeTokens" >> beam.Map(lambda t: t).with_output_types(TokenizedDocument),
+            rejected=rejected,
+            errors=errors,
+            stats=None,
+            annotated=annotated,
+        )
