@@ -18,9 +18,14 @@ import struct
 import uuid
 from typing import Iterator, Optional
 
+import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from pilewright.schemas.layout import WORK as WORK_DIR
+from pilewright.schemas.records import Document
 _LEN = struct.Struct("<Q")
 
 
@@ -117,3 +122,35 @@ def remove_work_dir(out_dir: str) -> None:
             FileSystems.delete([path])
     except Exception:  # an object store has no folder to delete once its files are gone
         pass
+
+
+class SpillDocumentsFn(beam.DoFn):
+    """Document (or (key, Document)) -> nothing per element; at the end of each bundle, the path of the
+    spill file holding the bundle's documents in order. A stage that must wait for a decision spills its
+    documents this way, fused with the step that produced them, and reads them back with
+    ``iter_documents`` after the barrier: one small record per bundle crosses it instead of the text."""
+
+    def __init__(self, folder: str, keyed: bool = False):
+        super().__init__()
+        self._folder = folder
+        self._keyed = keyed
+        self._writer: Optional[SpillWriter] = None
+
+    def start_bundle(self):
+        self._writer = SpillWriter(self._folder)
+
+    def process(self, item):
+        doc = item[1] if self._keyed else item
+        self._writer.write(dumps(tuple(doc)))
+        return ()
+
+    def finish_bundle(self):
+        path = self._writer.close()
+        if path is not None:
+            yield WindowedValue(path, MIN_TIMESTAMP, [GlobalWindow()])
+
+
+def iter_documents(path: str) -> Iterator[Document]:
+    """The documents of one spill file written by ``SpillDocumentsFn``, in order."""
+    for payload in iter_payloads(path):
+        yield Document(*loads(payload))

@@ -83,7 +83,7 @@ def build_pipeline(
             )
         tokenizer_info = model | "TokenizerInfo" >> beam.Map(model_info)
 
-    tokenized = docs | "Tokenize" >> Encode(model, hf)
+    tokenized = docs | "Tokenize" >> Encode(model, hf, FileSystems.join(work, "tokens"))
     results.append(("tokenize", tokenized))
     tokens = tokenized.main
     shard_input, mix_report = tokens, None

@@ -204,6 +204,26 @@ class _EncodeFn(beam.DoFn):
         count(STAGE, "kept")
 
 
+class _SpillTokensFn(beam.DoFn):
+    """TokenizedDocument -> the same with its tokens written once to the working folder and replaced by
+    a reference (fused with the encoder: the arrays never sit in a shuffle or a runner's buffer)."""
+
+    def __init__(self, folder: str):
+        super().__init__()
+        self._folder = folder
+        self._writer: Optional[SpillWriter] = None
+
+    def start_bundle(self):
+        self._writer = SpillWriter(self._folder)
+
+    def process(self, doc: TokenizedDocument):
+        path, offset, _length = self._writer.write(doc.tokens)
+        yield doc._replace(tokens=b"", ref_path=path, ref_offset=offset)
+
+    def finish_bundle(self):
+        self._writer.close()
+
+
 class TokenizeResult(typing.NamedTuple):
     """``StageResult``'s fields, plus ``annotated``: the Documents with ``n_tokens`` set, for OUT/documents."""
 
@@ -218,12 +238,15 @@ class Encode(beam.PTransform):
     """Document -> TokenizeResult(main=TokenizedDocument, rejected=empty, errors=DeadLetter, annotated=Document).
 
     Counters: ``tokenize/kept``, distribution ``tokenize/doc_tokens``. Deterministic; no shuffle.
+    With ``work_dir`` (a job's ``OUT/.work/tokens``) the token arrays are written there once and the
+    TokenizedDocuments carry references (``ref_path``, ``ref_offset``) instead of the arrays.
     """
 
-    def __init__(self, model: beam.PCollection, hf: Optional[dict] = None):
+    def __init__(self, model: beam.PCollection, hf: Optional[dict] = None, work_dir: Optional[str] = None):
         super().__init__()
         self._model = model
         self._hf = hf
+        self._work_dir = work_dir
 
     def expand(self, docs: beam.PCollection) -> TokenizeResult:
         outs = docs | "Encode" >> beam.ParDo(
@@ -234,8 +257,11 @@ class Encode(beam.PTransform):
             DeadLetter
         )
         rejected = docs.pipeline | "NoRejections" >> beam.Create([]).with_output_types(RejectedDocument)
+        tokens = outs["tokens"]
+        if self._work_dir is not None:
+            tokens = tokens | "SpillTokens" >> beam.ParDo(_SpillTokensFn(self._work_dir))
         return TokenizeResult(
-            main=outs["tokens"] | "TypeTokens" >> beam.Map(lambda t: t).with_output_types(TokenizedDocument),
+            main=tokens | "TypeTokens" >> beam.Map(lambda t: t).with_output_types(TokenizedDocument),
             rejected=rejected,
             errors=errors,
             stats=None,
