@@ -31,7 +31,8 @@ from pilewright.transforms.stage import METRICS_NAMESPACE, StageResult, sum_pair
 from pilewright.transforms.ingest.stage import ReadSources
 from pilewright.transforms.mix.stage import MixDomains
 from pilewright.transforms.shard.stage import WriteShards
-from pilewright.transforms.spill import remove_work_dir
+from pilewright.transforms.spill import SpillDocumentsFn, iter_documents, remove_work_dir
+from pilewright.schemas.records import Document
 from pilewright.transforms.tokenize.stage import Encode, LoadHFTokenizer, LoadTokenizer, TrainTokenizer
 
 MANAGED_OUTPUTS = layout.MANAGED
@@ -80,6 +81,13 @@ def build_pipeline(
         else:
             model = docs | "TrainTokenizer" >> TrainTokenizer(
                 cfg.tokenizer.train, seed, model_dir, FileSystems.join(work, "tokenizer")
+            )
+            # the encoder waits for the model, which waits for every document: the curated documents
+            # wait on disk (one reference per bundle crosses the barrier), not in a runner's buffers
+            docs = (
+                docs
+                | "SpillCurated" >> beam.ParDo(SpillDocumentsFn(FileSystems.join(work, "curated")))
+                | "ReadCurated" >> beam.FlatMap(iter_documents).with_output_types(Document)
             )
         tokenizer_info = model | "TokenizerInfo" >> beam.Map(model_info)
 
