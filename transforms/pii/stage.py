@@ -11,6 +11,7 @@ from typing import Iterable, Optional
 
 import apache_beam as beam
 
+from pilewright.schemas.audit import PII_ENTITIES
 from pilewright.schemas.stages.pii import PIIConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 from pilewright.transforms.stage import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, StageResult, count, distribution, reject
@@ -140,7 +141,7 @@ def found_and_left(rows: list[tuple[tuple[str, str], int]]) -> str:
 
 
 def _stats_sections(rows: list[tuple[tuple[str, str], int]]) -> list[tuple[str, str]]:
-    return [("entities_by_source", entities_by_source(rows)), ("found_and_left", found_and_left(rows))]
+    return [(PII_ENTITIES, entities_by_source(rows)), ("found_and_left", found_and_left(rows))]
 
 
 def recognizer_report(_: object, cfg: PIIConfig) -> str:
