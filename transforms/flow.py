@@ -28,6 +28,9 @@ class RunContext:
 
     seed: int
     sources: tuple[SourceConfig, ...] = ()
+    # OUT/.work: where a stage spills bulk data so only references cross its shuffles (transforms.spill);
+    # None outside a job (tests, benchmarks): the stage then uses a temporary folder
+    work_dir: Optional[str] = None
 
 
 @dataclass(frozen=True)
