@@ -25,6 +25,7 @@ from pilewright.pipeline.audit.summary import load_run_files
 from pilewright.pipeline.job.stage_timing import stage_seconds
 from pilewright.pipeline.job.stages import curation_stages, side_output_hooks
 from pilewright.schemas import layout
+from pilewright.schemas.errors import UserError
 from pilewright.tokenizer.spm import model_info
 from pilewright.tokenizer.hf import hf_info
 from pilewright.transforms.stage import METRICS_NAMESPACE, StageResult, sum_pairs
@@ -58,7 +59,7 @@ def build_pipeline(
     seed = cfg.run.seed
     results: list[tuple[str, StageResult]] = []
 
-    ingest = p | "Ingest" >> ReadSources(cfg.sources)
+    ingest = p | "Ingest" >> ReadSources(cfg.sources, cfg.policy.duplicate_ids, cfg.policy.invalid_text)
     results.append(("ingest", ingest))
     docs = ingest.main
     for name, transform in curation_stages(cfg):
@@ -139,6 +140,51 @@ def prepare_output(out_dir: str) -> None:
         FileSystems.delete(existing)
 
 
+class OutputError(UserError):
+    """The output folder cannot be written (a file is in its place, no permission)."""
+
+
+def check_output(out_dir: str) -> None:
+    """Fails before anything is deleted or run when a local OUT cannot be a writable folder."""
+    if "://" in out_dir:
+        return  # remote: the workers find out, with credentials this machine may not have
+    probe_dir = out_dir
+    while not os.path.exists(probe_dir):
+        parent = os.path.dirname(probe_dir)
+        if parent == probe_dir:
+            break
+        probe_dir = parent
+    if not os.path.isdir(probe_dir):
+        raise OutputError(f"output {out_dir}: {probe_dir} is a file, not a folder; choose another --output "
+                          "(or run.output)")
+    if not os.access(probe_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"output {out_dir}: {probe_dir} is not writable; choose another --output (or run.output)")
+
+
+def remove_temporary_files(out_dir: str) -> None:
+    """Removes what a failed run left half-written under OUT: shard temp files and Beam's write temps
+    (finished parts stay; the next run removes them with the rest of pilewright's outputs)."""
+    patterns = [layout.TOKENS_TMP + "/*"] + [f"{name}/{temp}*" for name in ("",) + layout.MANAGED
+                                             for temp in (".temp", "beam-temp")]
+    for pattern in patterns:
+        try:
+            matched = FileSystems.match([FileSystems.join(out_dir, *pattern.strip("/").split("/"))])[0]
+            paths = [m.path for m in matched.metadata_list]
+            if paths:
+                FileSystems.delete(paths)
+        except Exception:  # cleaning up must never hide the error that caused it
+            continue
+    if "://" not in out_dir:  # local folders left empty by the deletes above
+        import glob
+        import shutil
+
+        for folder in glob.glob(os.path.join(out_dir, "*", "beam-temp*")) + glob.glob(os.path.join(out_dir, "*", ".temp*")) \
+                + glob.glob(os.path.join(out_dir, ".temp*")) + glob.glob(os.path.join(out_dir, "beam-temp*")) \
+                + [os.path.join(out_dir, *layout.TOKENS_TMP.split("/"))]:
+            if os.path.isdir(folder):
+                shutil.rmtree(folder, ignore_errors=True)
+
+
 def _dist(result) -> dict:
     return {"count": result.count, "sum": result.sum, "min": result.min, "max": result.max,
             "mean": result.mean if result.count else None}
@@ -200,6 +246,10 @@ def run_job(
             watch.start(order)
         run_result = p.run()
         run_result.wait_until_finish()
+    except BaseException:
+        if not dry_run:
+            remove_temporary_files(out)
+        raise
     finally:
         if watch:
             watch.close(finished=sys.exc_info()[0] is None)

@@ -15,10 +15,19 @@ from apache_beam.io.filesystems import FileSystems
 
 from pilewright.schemas.config import SourceConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
-from pilewright.transforms.stage import StageResult, count, reject
+from pilewright.transforms.stage import StageResult, count, reject, sum_pairs
+from pilewright.transforms.ingest.ids import (
+    Located,
+    add_group,
+    empty_section,
+    merge_sections,
+    section_json,
+    unique_members,
+)
 from pilewright.transforms.ingest.read import (
     STAGE,
     Rejection,
+    Repaired,
     Skip,
     SourceSpec,
     dead_letter,
@@ -27,8 +36,9 @@ from pilewright.transforms.ingest.read import (
 )
 
 
-def source_spec(src: SourceConfig) -> SourceSpec:
+def source_spec(src: SourceConfig, invalid_text: str = "repair") -> SourceSpec:
     return SourceSpec(
+        invalid_text=invalid_text,
         name=src.name,
         domain=src.domain,
         format=src.format,
@@ -65,13 +75,19 @@ class _ReadFileFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput("errors", dead_letter(spec, path, None, "unreadable_file", repr(e)))
             return
         n_results = 0
+        rel_path = relative_path(path, pattern)
         with raw:
             try:
-                for result in read_file(raw, path, relative_path(path, pattern), spec):
+                for result in read_file(raw, path, rel_path, spec):
                     n_results += 1
+                    if isinstance(result, Repaired):
+                        count(STAGE, "repaired", "chars", result.chars)
+                        yield beam.pvalue.TaggedOutput("repaired", (spec.name, (1, result.chars)))
+                        result = result.result
                     if isinstance(result, Document):
                         count(STAGE, "kept")
-                        yield result
+                        # keyed by id: duplicate ids are found (and made unique) by a group on it
+                        yield result.id, Located(result, rel_path, n_results)
                     elif isinstance(result, Skip):
                         # a WARC record that is by design not a document (request, image, ...): counted
                         # from the data (a (source, reason) pair) so the audit accounts for every record
@@ -93,22 +109,59 @@ class _ReadFileFn(beam.DoFn):
                 )
 
 
+class _UniqueIdsFn(beam.DoFn):
+    """(id, [Located]) -> Documents with unique ids; ``dups``: (source, id, records) of each duplicate id."""
+
+    def __init__(self, policy: str):
+        super().__init__()
+        self._policy = policy
+
+    def process(self, item):
+        doc_id, members = item
+        members = list(members)
+        docs = unique_members(doc_id, members, self._policy)
+        if len(members) > 1:
+            count(STAGE, "duplicate_ids", None, len(members))
+            yield beam.pvalue.TaggedOutput("dups", (members[0].doc.source, doc_id, len(members)))
+        yield from docs
+
+
+class _DuplicateIdsSection(beam.CombineFn):
+    """(source, id, records) rows -> the audit's ``duplicate_ids`` section (counts and a few sample ids)."""
+
+    def create_accumulator(self):
+        return empty_section()
+
+    def add_input(self, acc, row):
+        return add_group(acc, *row)
+
+    def merge_accumulators(self, accs):
+        return merge_sections(accs)
+
+    def extract_output(self, acc):
+        return section_json(merge_sections([acc]))
+
+
 class ReadSources(beam.PTransform):
     """Sources -> StageResult(Document, RejectedDocument ``ingest:empty_text``, DeadLetter).
 
     Counters: ``ingest/kept``, ``ingest/dropped:<reason>``, ``ingest/errors:<type>``,
-    ``ingest/skipped:<reason>`` (WARC records that are not documents; also in the ``skipped_records`` stats).
-    Determinism: ids come from the data or from (source, file path relative to the glob, line/row).
-    Cost: one pass over the bytes; a reshuffle of file names only.
+    ``ingest/skipped:<reason>`` (WARC records that are not documents; also in the ``skipped_records`` stats),
+    ``ingest/duplicate_ids`` (records whose id another record has; the ``duplicate_ids`` stats section).
+    Determinism: ids come from the data or from (source, file path relative to the glob, line/row); a
+    duplicate id gets a suffix from its file and record number (``ingest.ids``), whatever the read order.
+    Cost: one pass over the bytes; a reshuffle of file names; one group of the documents by id.
     """
 
-    def __init__(self, sources: Sequence[SourceConfig]):
+    def __init__(self, sources: Sequence[SourceConfig], duplicate_ids: str = "suffix", invalid_text: str = "repair"):
         super().__init__()
         self._sources = list(sources)
+        self._duplicate_ids = duplicate_ids
+        self._invalid_text = invalid_text
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> StageResult:
         patterns = [(s.name, p) for s in self._sources for p in s.paths]
-        specs = {s.name: source_spec(s) for s in self._sources}
+        specs = {s.name: source_spec(s, self._invalid_text) for s in self._sources}
         files = (
             pbegin
             | "Patterns" >> beam.Create(patterns)
@@ -118,23 +171,44 @@ class ReadSources(beam.PTransform):
             | "SpreadFiles" >> beam.Reshuffle()
         )
         read = files | "Read" >> beam.ParDo(_ReadFileFn(specs)).with_outputs(
-            "rejected", "errors", "skipped", main="docs"
+            "rejected", "errors", "skipped", "repaired", main="docs"
         )
-        stats = None
+        unique = (
+            read.docs
+            | "ById" >> beam.GroupByKey()
+            | "UniqueIds" >> beam.ParDo(_UniqueIdsFn(self._duplicate_ids)).with_outputs("dups", main="docs")
+        )
+        stats = [
+            unique.dups | "DuplicateIds" >> beam.CombineGlobally(_DuplicateIdsSection()),
+            read.repaired
+            | "SumRepaired" >> beam.CombinePerKey(sum_pairs)
+            | "RepairedToOne" >> beam.combiners.ToList()
+            | "RepairedSection" >> beam.Map(_repaired_section),
+        ]
         if any(s.format in ("warc", "wet") for s in self._sources):
             # one small section: {source: {reason: n}} of WARC records that are not documents by design
-            stats = (
+            stats.append(
                 read.skipped
                 | "CountSkips" >> beam.combiners.Count.PerElement()
                 | "SkipsToOne" >> beam.combiners.ToList()
                 | "SkipsSection" >> beam.Map(_skips_section)
             )
         return StageResult(
-            main=read.docs | "TypeDocs" >> beam.Map(_identity).with_output_types(Document),
+            main=unique.docs | "TypeDocs" >> beam.Map(_identity).with_output_types(Document),
             rejected=read.rejected | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
             errors=read.errors | "TypeErrors" >> beam.Map(_identity).with_output_types(DeadLetter),
-            stats=stats,
+            stats=stats | "Stats" >> beam.Flatten(),
         )
+
+
+def _repaired_section(rows: list) -> tuple[str, str]:
+    """{records, characters, by_source: {source: {records, characters}}}: text repaired to U+FFFD."""
+    by_source = {source: {"records": r, "characters": c} for source, (r, c) in sorted(rows)}
+    return "repaired_text", json.dumps({
+        "records": sum(v["records"] for v in by_source.values()),
+        "characters": sum(v["characters"] for v in by_source.values()),
+        "by_source": by_source,
+    }, sort_keys=True)
 
 
 def _skips_section(counted: list) -> tuple[str, str]:
