@@ -18,5 +18,8 @@ AUDIT = "audit/audit.json"
 RUN = "audit/run.json"
 REPORT = "audit/report.html"
 
+# `run --resume`: completed phases of a run, kept until the run finishes (see pipeline.job.resume)
+WORK = ".work"
+
 # what a run owns under OUT; removed before a new run so no stale shard survives (nothing else is touched)
 MANAGED = (TOKENS, DOCUMENTS, REJECTED, DEAD_LETTER, AUDIT_DIR, TOKENIZER, MANIFEST)

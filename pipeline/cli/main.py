@@ -59,7 +59,7 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         quiet_user_error_logs()
     try:
         progress = None if args.quiet else progress_display(beam_args, sys.stderr)
-        result = run_job(loaded, beam_args, args.output, progress=progress)
+        result = run_job(loaded, beam_args, args.output, progress=progress, resume=args.resume)
     except UserError as e:
         if args.debug:
             raise
@@ -101,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", help="output folder or URL (default: run.output from the config)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     run.add_argument("--debug", action="store_true", help="show the traceback of an error, not only its line")
+    run.add_argument("--resume", action="store_true",
+                     help="run in two phases and reuse the finished curation of an interrupted --resume run of the "
+                          "same config and inputs (README 'Resuming')")
     run.set_defaults(func=cmd_run)
     add_plan_parser(sub)
     add_audit_parser(sub)

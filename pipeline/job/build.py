@@ -18,6 +18,16 @@ from pilewright.pipeline.job.config import LoadedConfig, check_inputs_exist
 from pilewright.pipeline.job.remote import prepare_for_runner
 from pilewright.pipeline.job.manifest import WriteManifest
 from pilewright.pipeline.job.options import pipeline_options
+from pilewright.pipeline.job.resume import (
+    Checkpoint,
+    fingerprint,
+    input_manifest,
+    read_checkpoint,
+    remove_work,
+    usable_checkpoint,
+    write_curated,
+    write_marker,
+)
 from pilewright.pipeline.job.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
 from pilewright.pipeline.audit.progress import SHARDS_KEY, CountFn, ProgressView, ProgressWatch
 from pilewright.pipeline.audit.report import write_report
@@ -47,18 +57,9 @@ class JobResult:
 
 
 
-def build_pipeline(
-    p: beam.Pipeline, loaded: LoadedConfig, out_dir: str, progress_dir: Optional[str] = None
-) -> list[str]:
-    """Adds the whole flow to ``p``: ingest -> curation stages -> tokenize -> shards, plus side outputs.
-
-    ``progress_dir``: a progress channel folder (``pipeline.progress``) the workers report to, or None.
-    Returns the audited stage names in flow order.
-    """
-    cfg = loaded.resolved
-    seed = cfg.run.seed
+def curate(p: beam.Pipeline, cfg) -> tuple[list[tuple[str, StageResult]], beam.PCollection]:
+    """Ingest and the curation stages: their results in flow order, and the curated documents."""
     results: list[tuple[str, StageResult]] = []
-
     ingest = p | "Ingest" >> ReadSources(cfg.sources, cfg.policy.duplicate_ids, cfg.policy.invalid_text)
     results.append(("ingest", ingest))
     docs = ingest.main
@@ -66,6 +67,34 @@ def build_pipeline(
         stage = docs | f"Stage[{name}]" >> transform
         results.append((name, stage))
         docs = stage.main
+    return results, docs
+
+
+def build_curate_pipeline(p: beam.Pipeline, loaded: LoadedConfig, out_dir: str) -> list[str]:
+    """``run --resume``, phase 1: ingest and curation, written under OUT/.work (``pipeline.job.resume``)."""
+    results, docs = curate(p, loaded.resolved)
+    write_curated(p, results, docs, side_output_hooks(loaded.resolved), out_dir)
+    return [name for name, _ in results]
+
+
+def build_pipeline(
+    p: beam.Pipeline, loaded: LoadedConfig, out_dir: str, progress_dir: Optional[str] = None,
+    checkpoint: Optional[Checkpoint] = None,
+) -> list[str]:
+    """Adds the whole flow to ``p``: ingest -> curation stages -> tokenize -> shards, plus side outputs.
+
+    ``progress_dir``: a progress channel folder (``pipeline.progress``) the workers report to, or None.
+    ``checkpoint``: a completed phase 1 of ``run --resume``, read instead of ingest and curation.
+    Returns the audited stage names in flow order.
+    """
+    cfg = loaded.resolved
+    seed = cfg.run.seed
+    carried = None
+    if checkpoint is None:
+        results, docs = curate(p, cfg)
+    else:
+        carried = read_checkpoint(p, checkpoint)
+        results, docs = [], carried.docs
 
     model_dir = FileSystems.join(out_dir, "tokenizer")
     hf = None
@@ -113,6 +142,9 @@ def build_pipeline(
         # pii: a value planted in a document dropped before the pii stage must not reach OUT/rejected either
         rejected = rejected | f"Rejected[{name}]" >> hook
         errors = errors | f"DeadLetters[{name}]" >> hook
+    if carried is not None:  # phase 1's were redacted before they were written
+        rejected = (carried.rejected, rejected) | "WithCarriedRejected" >> beam.Flatten()
+        errors = (carried.errors, errors) | "WithCarriedErrors" >> beam.Flatten()
     rejected | "WriteRejected" >> WriteRejected(out_dir)
     errors | "WriteDeadLetters" >> WriteDeadLetters(out_dir)
 
@@ -127,9 +159,9 @@ def build_pipeline(
     domains = {s.name: s.domain for s in cfg.sources}
     p | "Audit" >> WriteAudit(
         results, domains, FileSystems.join(out_dir, *layout.AUDIT.split("/")), extra=audit_extras,
-        progress_dir=progress_dir,
+        progress_dir=progress_dir, carried=carried,
     )
-    return [name for name, _ in results]
+    return (list(carried.stages) if carried is not None else []) + [name for name, _ in results]
 
 
 def prepare_output(out_dir: str) -> None:
@@ -222,11 +254,13 @@ def run_job(
     beam_args: Sequence[str] = (),
     out_dir: Optional[str] = None,
     progress: Optional[Callable[[ProgressView], None]] = None,
+    resume: bool = False,
 ) -> JobResult:
     """Runs the job to completion and returns the audit and manifest it wrote.
 
     ``progress(view)`` is called about twice a second from a monitor thread while the job runs (and once
-    at the end); None runs the job without the progress channel.
+    at the end); None runs the job without the progress channel. ``resume``: run in two phases and reuse a
+    completed first phase of an interrupted run of the same config and inputs (``pipeline.job.resume``).
     """
     out = output_dir(loaded, out_dir)
     check_inputs_exist(loaded.resolved, loaded.written)
@@ -237,11 +271,34 @@ def run_job(
     dry_run = bool(options.get_all_options().get("dry_run"))
     if not dry_run:
         prepare_output(out)
+        if not resume:
+            remove_work(out)
     started = time.monotonic()
+    checkpoint, resume_facts = None, {}
+    if resume and not dry_run:
+        inputs = input_manifest(loaded.resolved)
+        fp = fingerprint(loaded.sha256, inputs)
+        checkpoint = usable_checkpoint(out, fp)
+        resume_facts = {"fingerprint": fp, "config_sha256": loaded.sha256, "inputs": inputs,
+                        "reused_phase": "curate" if checkpoint else None}
+        if checkpoint is None:
+            remove_work(out)
+            phase = beam.Pipeline(options=options)
+            try:
+                stages = build_curate_pipeline(phase, loaded, out)
+                phase.run().wait_until_finish()
+            except BaseException:
+                remove_temporary_files(out)
+                raise
+            write_marker(out, {"fingerprint": fp, "config_sha256": loaded.sha256, "inputs": inputs,
+                               "stages": stages})
+            checkpoint = usable_checkpoint(out, fp)
+        resume_facts["curate_seconds"] = round(time.monotonic() - started, 3)
+    finish_started = time.monotonic()
     p = beam.Pipeline(options=options)
     watch = ProgressWatch(progress) if progress is not None else None
     try:
-        order = build_pipeline(p, loaded, out, progress_dir=watch.dir if watch else None)
+        order = build_pipeline(p, loaded, out, progress_dir=watch.dir if watch else None, checkpoint=checkpoint)
         if watch:
             watch.start(order)
         run_result = p.run()
@@ -259,7 +316,12 @@ def run_job(
     tel = telemetry(run_result)
     run_facts = {"seconds": round(seconds, 3), "beam_args": list(beam_args),
                  "stage_seconds": stage_seconds(run_result), "telemetry": tel}
+    if resume:
+        resume_facts["finish_seconds"] = round(time.monotonic() - finish_started, 3)
+        run_facts["resume"] = resume_facts
     _write_json(run_facts, FileSystems.join(out, *layout.RUN.split("/")))
     write_report(out)
     audit, manifest = load_run_files(out)
+    if resume:
+        remove_work(out)
     return JobResult(out, audit, manifest, seconds, tel)
