@@ -155,6 +155,10 @@ def test_duplicate_ids_keep_every_distinct_text_and_are_reported(mixed):
     assert "web/w#dup_a.jsonl:6" in docs["id"] and "web/w#dup_b.jsonl:1" in docs["id"]
     assert any("document ids are shared" in l and "pilewright: warning:" in l for l in mixed["err"].splitlines())
     assert verify_run(str(mixed["out"])).ok
+    code, summary, _ = cli("audit", str(mixed["out"]))
+    assert code == 0
+    assert "INPUT       3 duplicate ids over 6 records made unique (e.g. web/w, web/x, web/y)" in summary
+    assert "2 records repaired (2 characters -> U+FFFD)" in summary
 
 
 def test_verify_catches_a_duplicated_doc_id(mixed, tmp_path):
