@@ -68,9 +68,14 @@ class RunFacts(_Model):
     beam_args: list[str]
     stage_seconds: dict[str, float]
     telemetry: dict[str, Any]
+    # `run --resume` only: fingerprint, config hash, input manifest, the reused phase, seconds per phase
+    resume: Optional[dict[str, Any]] = None
 
     def dump(self) -> dict:
-        return self.model_dump(mode="json")
+        doc = self.model_dump(mode="json")
+        if doc.get("resume") is None:
+            doc.pop("resume", None)
+        return doc
 
 
 # ---- the stats sections the audit views read by name (every other section is shown as the stage wrote it)

@@ -71,6 +71,29 @@ class SourceConfig(Frozen):
         return v
 
 
+class PolicyConfig(Frozen):
+    """What the run does with input it cannot take as is, and when a finished run counts as failed.
+
+    The limits are checked after the audit is written: a breach exits with status 1 and one line naming
+    the source and its biggest reason, so the audit shows why.
+    """
+
+    # two records of one run with the same document id: `suffix` makes every member of the group unique
+    # as `<id>#<file relative to its glob>:<record number in the file>` (and warns); `error` stops the run
+    duplicate_ids: Literal["suffix", "error"] = "suffix"
+    # invalid UTF-8 bytes and lone surrogate escapes in a record: `repair` replaces each with U+FFFD and
+    # counts it in the audit; `dead_letter` sends the whole record to OUT/dead_letter
+    invalid_text: Literal["repair", "dead_letter"] = "repair"
+    # dead letters (every stage) over the records a source read; above this share the run fails
+    max_dead_letter_share: float = Field(default=0.1, ge=0, le=1)
+    # the same over every source together
+    max_dead_letter_share_total: float = Field(default=0.05, ge=0, le=1)
+    # a source that yields fewer documents than this at ingest fails the run (0 turns the check off)
+    min_source_documents: int = Field(default=1, ge=0)
+    # a run that writes no token at all fails unless this is true
+    allow_empty_output: bool = False
+
+
 class StagesConfig(Frozen):
     """One block per curation stage; a stage absent here is not in the flow."""
 
@@ -172,11 +195,21 @@ class RunConfig(Frozen):
     tokenizer: TokenizerConfig = TokenizerConfig(train=TokenizerTrainConfig())
     shards: ShardsConfig = ShardsConfig()
     mix: Optional[MixConfig] = None
+    policy: PolicyConfig = PolicyConfig()
 
     @model_validator(mode="before")
     @classmethod
     def _unbuilt(cls, data: object) -> object:
         return _drop_disabled_unbuilt(data, NOT_YET_BUILT_TOP_LEVEL, "")
+
+    @model_serializer(mode="wrap")
+    def _omit_default_policy(self, handler):
+        # the config (and its hash) is recorded in the manifest: a file that does not set `policy` keeps
+        # the manifest bytes it had before the block existed
+        data = handler(self)
+        if isinstance(data, dict) and self.policy == PolicyConfig():
+            data.pop("policy", None)
+        return data
 
     @model_validator(mode="after")
     def _unique_sources(self) -> "RunConfig":

@@ -18,8 +18,12 @@ AUDIT = "audit/audit.json"
 RUN = "audit/run.json"
 REPORT = "audit/report.html"
 
-# spill files of a running job (transforms.spill), removed when it ends; about the curated text's size
+# a run's working folder: spill files (SPILL, transforms.spill; removed when each job ends, about the size
+# of the curated text) and the completed first phase of `run --resume` (pipeline.job.resume; kept until
+# the run finishes, removed first by a run without --resume)
 WORK = ".work"
+SPILL = ".work/spill"
 
 # what a run owns under OUT; removed before a new run so no stale shard survives (nothing else is touched)
-MANAGED = (TOKENS, DOCUMENTS, REJECTED, DEAD_LETTER, AUDIT_DIR, TOKENIZER, MANIFEST, WORK)
+# (WORK is not here: --resume must find it; run_job removes it when a run does not resume)
+MANAGED = (TOKENS, DOCUMENTS, REJECTED, DEAD_LETTER, AUDIT_DIR, TOKENIZER, MANIFEST)

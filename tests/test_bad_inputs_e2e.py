@@ -34,13 +34,15 @@ def test_broken_corpus_completes_with_every_bad_record_in_dead_letter(tmp_path):
     by_type = {}
     for d in dead:
         by_type.setdefault(d["error_type"], []).append(d)
-    assert set(by_type) == {"invalid_json", "invalid_utf8", "missing_text_field", "empty_file", "truncated_file"}
+    # the invalid bytes of line 3 are repaired to U+FFFD (policy.invalid_text: repair), not dead-lettered
+    assert set(by_type) == {"invalid_json", "missing_text_field", "empty_file", "truncated_file"}
     assert by_type["invalid_json"][0]["path"].endswith("mixed.jsonl") and by_type["invalid_json"][0]["offset"] == 2
-    assert by_type["invalid_utf8"][0]["offset"] == 3
+    assert result.audit["stages"][0]["stats"]["repaired_text"] == {
+        "records": 1, "characters": 2, "by_source": {"web": {"records": 1, "characters": 2}}}
     assert by_type["missing_text_field"][0]["offset"] == 5
     assert by_type["empty_file"][0]["path"].endswith("empty.jsonl")
     assert by_type["truncated_file"][0]["path"].endswith("cut.jsonl.gz")
     ingest = result.audit["stages"][0]
-    assert ingest["errors"] == len(dead) == 5
+    assert ingest["errors"] == len(dead) == 4
     assert ingest["in"] == ingest["kept"] + ingest["errors"]
     assert result.manifest["total_docs"] == ingest["kept"] > 6

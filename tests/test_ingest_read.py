@@ -12,6 +12,7 @@ import zstandard
 from pilewright.schemas.records import DeadLetter, Document
 from pilewright.transforms.ingest.read import (
     Rejection,
+    Repaired,
     SourceSpec,
     glob_root,
     read_file,
@@ -19,6 +20,7 @@ from pilewright.transforms.ingest.read import (
 )
 
 JSONL = SourceSpec(name="web", domain="general", format="jsonl")
+STRICT = SourceSpec(name="web", domain="general", format="jsonl", invalid_text="dead_letter")
 
 
 def run(data: bytes, path: str, spec: SourceSpec = JSONL):
@@ -44,7 +46,7 @@ def test_missing_id_derives_it_from_file_and_line():
 
 def test_malformed_json_invalid_utf8_and_missing_field_are_dead_letters_with_offsets():
     data = b'{"text": "ok"}\n{"text": broken\n{"text": "\xff\xfe"}\n{"body": "x"}\n{"text": 5}\n[1,2]\n'
-    out = run(data, "d/x.jsonl")
+    out = run(data, "d/x.jsonl", STRICT)
     assert isinstance(out[0], Document)
     dead = [(d.offset, d.error_type) for d in out if isinstance(d, DeadLetter)]
     assert dead == [
@@ -58,9 +60,22 @@ def test_malformed_json_invalid_utf8_and_missing_field_are_dead_letters_with_off
 
 
 def test_lone_surrogate_escape_is_a_dead_letter_not_a_crash_downstream():
-    out = run(b'{"text": "a\\ud800b"}\n', "x.jsonl")
+    out = run(b'{"text": "a\\ud800b"}\n', "x.jsonl", STRICT)
     assert [type(o).__name__ for o in out] == ["DeadLetter"]
     assert out[0].error_type == "invalid_json"
+
+
+def test_invalid_bytes_and_lone_surrogates_are_repaired_to_the_replacement_character_and_counted():
+    data = (b'{"id": 1, "text": "caf\xe9 ok \xef\xbf\xbd kept"}\n'  # one bad byte; a real U+FFFD is not counted
+            b'{"id": 2, "text": "a\\ud800b \\ud83d\\ude00 pair"}\n'  # a lone surrogate; a valid pair stays
+            b'{"id": 3, "text": "clean"}\n')
+    out = run(data, "x.jsonl")
+    assert [type(o).__name__ for o in out] == ["Repaired", "Repaired", "Document"]
+    assert (out[0].result.text, out[0].chars) == ("caf\ufffd ok \ufffd kept", 1)
+    assert (out[1].result.text, out[1].chars) == ("a\ufffdb \U0001F600 pair", 1)
+    assert out[1].result.id == "web/2"
+    text = run(b"ab\xff\xfecd", "books/b.txt", SourceSpec(name="books", domain="general", format="text"))
+    assert isinstance(text[0], Repaired) and text[0].result.text == "ab\ufffd\ufffdcd" and text[0].chars == 2
 
 
 def test_empty_text_is_rejected_and_empty_file_is_reported():
@@ -107,7 +122,8 @@ def test_text_format_one_document_per_file():
     spec = SourceSpec(name="books", domain="general", format="text")
     out = run("Ünïcode text\nwith lines\n".encode(), "books/a.txt", spec)
     assert [(d.id, d.text) for d in out] == [("books/a.txt", "Ünïcode text\nwith lines\n")]
-    bad = run(b"\xff\xfe", "books/b.txt", spec)
+    bad = run(b"\xff\xfe", "books/b.txt", SourceSpec(name="books", domain="general", format="text",
+                                                      invalid_text="dead_letter"))
     assert bad[0].error_type == "invalid_utf8"
 
 

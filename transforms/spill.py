@@ -24,13 +24,13 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-from pilewright.schemas.layout import WORK as WORK_DIR
+from pilewright.schemas.layout import SPILL
 from pilewright.schemas.records import Document
 _LEN = struct.Struct("<Q")
 
 
 def work_dir(out_dir: str, area: str) -> str:
-    return FileSystems.join(out_dir, WORK_DIR, area)
+    return FileSystems.join(out_dir, *SPILL.split("/"), area)
 
 
 class SpillWriter:
@@ -115,8 +115,8 @@ def loads(data: bytes):
 
 
 def remove_work_dir(out_dir: str) -> None:
-    """Deletes OUT/.work (the run's spill files); quiet when it does not exist."""
-    path = FileSystems.join(out_dir, WORK_DIR)
+    """Deletes OUT/.work/spill (the job's spill files); quiet when it does not exist."""
+    path = FileSystems.join(out_dir, *SPILL.split("/"))
     try:
         if FileSystems.exists(path):
             FileSystems.delete([path])

@@ -786,6 +786,20 @@ def _items(d: dict[str, int], limit: int = MAX_REASONS_PER_LINE, total: Optional
     return " \u00b7 ".join(parts) + (f" \u00b7 (+{more} more)" if more > 0 else "")
 
 
+def _input_fixes(ingest_stats: dict) -> list[str]:
+    """What ingest repaired rather than lost: duplicate ids made unique, invalid text replaced."""
+    out = []
+    dups = ingest_stats.get("duplicate_ids") or {}
+    if isinstance(dups, dict) and dups.get("ids"):
+        samples = sorted(i for v in dups.get("by_source", {}).values() for i in v.get("sample_ids", []))[:3]
+        out.append(f"{dups['ids']:,} duplicate ids over {dups['records']:,} records made unique "
+                   f"(e.g. {', '.join(samples)})")
+    fixed = ingest_stats.get("repaired_text") or {}
+    if isinstance(fixed, dict) and fixed.get("records"):
+        out.append(f"{fixed['records']:,} records repaired ({fixed['characters']:,} characters -> U+FFFD)")
+    return out
+
+
 def render_text(s: Summary) -> list[str]:
     """The terminal summary, one string per line."""
     lines: list[str] = []
@@ -822,6 +836,9 @@ def render_text(s: Summary) -> list[str]:
             lines.append(f"  {f.name:<{width}}{_items(f.error_types)}")
     else:
         lines.append("DEAD LETTERS  none")
+    fixes = _input_fixes(s.other_stats.get("ingest", {}))
+    if fixes:
+        lines.append("INPUT       " + " \u00b7 ".join(fixes))
     lines.append("")
 
     if s.by_source:

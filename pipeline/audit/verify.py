@@ -4,7 +4,8 @@ Recomputes every shard's sha256, byte size, document and token counts; checks ev
 tokenizer's EOS, every token id is below the vocabulary size, and the shard metadata names the manifest's
 tokenizer; checks the manifest's totals add up; and checks the audit's funnel: for every stage and source
 ``in == kept + rejected + dead letters``, each stage's input is the previous stage's output, and the rows of
-OUT/rejected, OUT/dead_letter and OUT/documents match the audit's counts.
+OUT/rejected, OUT/dead_letter and OUT/documents match the audit's counts; and no two curated documents (nor
+two shard rows, when the mix did not repeat documents) share an id.
 
 Megatron files listed beside a shard (``files`` in its manifest entry) are checked too: sha256 and size,
 a readable index, and the same documents with the same tokens in the same order as the Arrow shard, with
@@ -332,6 +333,59 @@ def verify_side_outputs(out_dir: str, audit: dict, manifest: dict, result: Verif
                        f"{manifest['mix']['achieved_tokens']:,}")
 
 
+def _id_hashes(ids) -> np.ndarray:
+    return np.array([int.from_bytes(hashlib.blake2b(i.encode("utf-8"), digest_size=8).digest(), "big")
+                     for i in ids], dtype=np.uint64)
+
+
+def _first_duplicate(chunks: list[np.ndarray], all_ids) -> Optional[str]:
+    """The first id that occurs twice, found by 64-bit hashes (8 bytes an id in memory, not the ids)."""
+    if not chunks:
+        return None
+    hashes = np.sort(np.concatenate(chunks))
+    same = np.flatnonzero(hashes[1:] == hashes[:-1])
+    if not same.size:
+        return None
+    suspects = set(hashes[same].tolist())
+    seen: set = set()
+    for i in all_ids():  # a second pass over the ids of suspect hashes only: a hash collision is not a duplicate
+        if int.from_bytes(hashlib.blake2b(i.encode("utf-8"), digest_size=8).digest(), "big") in suspects:
+            if i in seen:
+                return i
+            seen.add(i)
+    return None
+
+
+def verify_unique_ids(out_dir: str, manifest: dict, result: VerifyResult) -> None:
+    """Every curated document has its own id, and so has every shard row unless the mix repeats documents
+    (its copies share their document's id; ``(doc_id, epoch)`` is what is unique there)."""
+    import pyarrow.parquet as pq
+
+    def document_ids():
+        for path in _output_files(out_dir, "documents/*.parquet"):
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                yield from pq.read_table(f, columns=["id"]).column("id").to_pylist()
+
+    chunks = [_id_hashes(document_ids())]
+    dup = _first_duplicate(chunks, document_ids)
+    if dup is not None:
+        result.add(f"documents/: the id {dup!r} is held by more than one document")
+    if "mix" in manifest or not manifest.get("shards"):
+        return
+
+    def shard_ids():
+        for entry in manifest["shards"]:
+            path = out_path(out_dir, entry["path"])
+            if FileSystems.exists(path):
+                reader = _open_ipc(path)
+                for i in range(reader.num_record_batches):
+                    yield from reader.get_batch(i).column("doc_id").to_pylist()
+
+    dup = _first_duplicate([_id_hashes(shard_ids())], shard_ids)
+    if dup is not None:
+        result.add(f"tokens/: the doc_id {dup!r} is in more than one shard row")
+
+
 def verify_run(out_dir: str) -> VerifyResult:
     """Every check, in order: manifest totals, shards, audit funnel, side outputs. Never raises for a bad
     run; every problem found is in ``problems`` (the first one first)."""
@@ -365,4 +419,5 @@ def verify_run(out_dir: str) -> VerifyResult:
         result.add(f"{AUDIT_PATH}: does not match the audit schema: {problem}")
     verify_funnel(audit, result)
     verify_side_outputs(out_dir, audit, manifest, result)
+    verify_unique_ids(out_dir, manifest, result)
     return result

@@ -12,7 +12,9 @@ from pilewright.pipeline.cli.classifier import add_parser as add_classifier_pars
 from pilewright.pipeline.job.config import ConfigError, check_inputs_exist, load_config
 from pilewright.pipeline.job.options import RunnerError, pipeline_options, quiet_local_worker_logs
 from pilewright.pipeline.cli.plan import add_parser as add_plan_parser
-from pilewright.schemas.errors import user_error_message
+from pilewright.pipeline.job.options import quiet_user_error_logs
+from pilewright.pipeline.job.outputs import output_fault_message
+from pilewright.schemas.errors import UserError, user_error_message
 
 
 def _error(msg: str) -> int:
@@ -37,33 +39,50 @@ def summary_lines(result) -> list[str]:
 
 
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
-    from pilewright.pipeline.job.build import run_job
+    from pilewright.pipeline.job.build import check_output, output_dir, run_job
+    from pilewright.pipeline.job.checks import check_before_run
+    from pilewright.pipeline.job.policy import EXIT_POLICY, breaches, warnings
 
     try:
+        pipeline_options(beam_args)  # an unknown option or refused runner fails first, before anything else
         loaded = load_config(args.config)
         check_inputs_exist(loaded.resolved, loaded.written)
-        pipeline_options(beam_args)  # a refused runner or setting fails here, before the run is announced
-    except (ConfigError, RunnerError) as e:
+        check_before_run(loaded.resolved)
+        check_output(output_dir(loaded, args.output))
+    except UserError as e:
         return _error(str(e))
     if not args.quiet:
         what = "the embedded sample corpus" if args.config is None else args.config
         print(f"pilewright: running {what} ({len(loaded.resolved.sources)} sources)", file=sys.stderr)
+    if not args.debug:
+        # a worker's UserError is logged by Beam with its traceback before it reaches us; the one line is ours
+        quiet_user_error_logs()
     try:
         progress = None if args.quiet else progress_display(beam_args, sys.stderr)
-        result = run_job(loaded, beam_args, args.output, progress=progress)
-    except (ConfigError, RunnerError) as e:
-        return _error(str(e))
+        result = run_job(loaded, beam_args, args.output, progress=progress, resume=args.resume)
+    except UserError as e:
+        if args.debug:
+            raise
+        return _error(_user_fixable(e) or str(e))
     except Exception as e:
-        msg = _user_fixable(e)
-        if msg:
+        msg = _user_fixable(e) or output_fault_message(e, output_dir(loaded, args.output))
+        if msg and not args.debug:
             return _error(msg)
         raise
-    if not args.quiet:
-        if not result.manifest:  # --dry_run: the runner built and validated the job, nothing ran
+    if not result.manifest and not result.audit:  # --dry_run: the runner built and validated the job
+        if not args.quiet:
             print(f"pilewright: dry run: the job for {result.out_dir} was built and validated; nothing ran")
-            return 0
+        return 0
+    if not args.quiet:
         for line in summary_lines(result):
             print(line)
+        for line in warnings(result.audit, loaded.resolved.policy):
+            print(f"pilewright: warning: {line}", file=sys.stderr)
+    failed = breaches(result.audit, result.manifest, loaded.resolved.policy)
+    if failed:
+        more = f" [+{len(failed) - 1} more]" if len(failed) > 1 else ""
+        print(f"pilewright: failed: {failed[0]}{more}", file=sys.stderr)
+        return EXIT_POLICY
     return 0
 
 
@@ -81,6 +100,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", help="YAML config file (default: the embedded sample corpus)")
     run.add_argument("--output", help="output folder or URL (default: run.output from the config)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    run.add_argument("--debug", action="store_true", help="show the traceback of an error, not only its line")
+    run.add_argument("--resume", action="store_true",
+                     help="run in two phases and reuse the finished curation of an interrupted --resume run of the "
+                          "same config and inputs (README 'Resuming')")
     run.set_defaults(func=cmd_run)
     add_plan_parser(sub)
     add_audit_parser(sub)

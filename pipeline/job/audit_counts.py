@@ -161,28 +161,35 @@ class WriteAudit(beam.PTransform):
     """[(stage, StageResult)] -> OUT/audit/audit.json (one small element at the end of the job)."""
 
     def __init__(self, results: Sequence[tuple[str, StageResult]], source_domains: dict[str, str], path: str,
-                 extra: Optional[beam.PCollection] = None, progress_dir: Optional[str] = None):
+                 extra: Optional[beam.PCollection] = None, progress_dir: Optional[str] = None,
+                 carried=None):
         super().__init__()
         self._results = list(results)
         self._domains = dict(source_domains)
         self._path = path
         self._extra = extra
         self._progress_dir = progress_dir
+        # `run --resume`: the rows of stages an earlier pipeline counted (pipeline.job.resume.Carried)
+        self._carried = carried
 
     def expand(self, pbegin) -> beam.PCollection:
+        carried = self._carried
         rows = [stage_counts(stage, r, self._progress_dir) for stage, r in self._results]
+        sizes = [stage_sizes(stage, r) for stage, r in self._results]
+        stats = [s for s in (stage_stats(stage, r) for stage, r in self._results) if s is not None]
+        if carried is not None:
+            rows, sizes, stats = [carried.rows] + rows, [carried.sizes] + sizes, [carried.stats] + stats
         size_list = (
-            [stage_sizes(stage, r) for stage, r in self._results]
+            sizes
             | "AuditSizes" >> beam.Flatten()
             | "AuditSizeList" >> beam.combiners.ToList()
         )
-        stats = [s for s in (stage_stats(stage, r) for stage, r in self._results) if s is not None]
         all_rows = rows | "AuditRows" >> beam.Flatten() | "AuditRowList" >> beam.combiners.ToList()
         stats_pc = (
             (stats | "AuditStats" >> beam.Flatten()) if stats
             else (pbegin | "NoStats" >> beam.Create([]))
         ) | "AuditStatList" >> beam.combiners.ToList()
-        order = [stage for stage, _ in self._results]
+        order = (list(carried.stages) if carried is not None else []) + [stage for stage, _ in self._results]
         domains, path = self._domains, self._path
         extra = self._extra
 

@@ -18,6 +18,16 @@ from pilewright.pipeline.job.config import LoadedConfig, check_inputs_exist
 from pilewright.pipeline.job.remote import prepare_for_runner
 from pilewright.pipeline.job.manifest import WriteManifest
 from pilewright.pipeline.job.options import pipeline_options
+from pilewright.pipeline.job.resume import (
+    Checkpoint,
+    fingerprint,
+    input_manifest,
+    read_checkpoint,
+    remove_work,
+    usable_checkpoint,
+    write_curated,
+    write_marker,
+)
 from pilewright.pipeline.job.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
 from pilewright.pipeline.audit.progress import SHARDS_KEY, CountFn, ProgressView, ProgressWatch
 from pilewright.pipeline.audit.report import write_report
@@ -26,6 +36,7 @@ from pilewright.pipeline.job.stage_timing import stage_seconds
 from pilewright.pipeline.job.stages import curation_stages, side_output_hooks
 from pilewright.schemas import layout
 from pilewright.schemas.audit import RunFacts
+from pilewright.schemas.errors import UserError
 from pilewright.tokenizer.spm import model_info
 from pilewright.tokenizer.hf import hf_info
 from pilewright.transforms.stage import METRICS_NAMESPACE, StageResult, sum_pairs
@@ -49,26 +60,47 @@ class JobResult:
 
 
 
-def build_pipeline(
-    p: beam.Pipeline, loaded: LoadedConfig, out_dir: str, progress_dir: Optional[str] = None
-) -> list[str]:
-    """Adds the whole flow to ``p``: ingest -> curation stages -> tokenize -> shards, plus side outputs.
-
-    ``progress_dir``: a progress channel folder (``pipeline.progress``) the workers report to, or None.
-    Returns the audited stage names in flow order.
-    """
-    cfg = loaded.resolved
-    seed = cfg.run.seed
+def curate(p: beam.Pipeline, cfg, out_dir: str) -> tuple[list[tuple[str, StageResult]], beam.PCollection]:
+    """Ingest and the curation stages: their results in flow order, and the curated documents."""
     results: list[tuple[str, StageResult]] = []
-
-    ingest = p | "Ingest" >> ReadSources(cfg.sources)
+    work = FileSystems.join(out_dir, *layout.SPILL.split("/"))
+    ingest = p | "Ingest" >> ReadSources(cfg.sources, cfg.policy.duplicate_ids, cfg.policy.invalid_text,
+                                         work_dir=FileSystems.join(work, "ingest"))
     results.append(("ingest", ingest))
     docs = ingest.main
-    work = FileSystems.join(out_dir, layout.WORK)
     for name, transform in curation_stages(cfg, work):
         stage = docs | f"Stage[{name}]" >> transform
         results.append((name, stage))
         docs = stage.main
+    return results, docs
+
+
+def build_curate_pipeline(p: beam.Pipeline, loaded: LoadedConfig, out_dir: str) -> list[str]:
+    """``run --resume``, phase 1: ingest and curation, written under OUT/.work (``pipeline.job.resume``)."""
+    results, docs = curate(p, loaded.resolved, out_dir)
+    write_curated(p, results, docs, side_output_hooks(loaded.resolved), out_dir)
+    return [name for name, _ in results]
+
+
+def build_pipeline(
+    p: beam.Pipeline, loaded: LoadedConfig, out_dir: str, progress_dir: Optional[str] = None,
+    checkpoint: Optional[Checkpoint] = None,
+) -> list[str]:
+    """Adds the whole flow to ``p``: ingest -> curation stages -> tokenize -> shards, plus side outputs.
+
+    ``progress_dir``: a progress channel folder (``pipeline.progress``) the workers report to, or None.
+    ``checkpoint``: a completed phase 1 of ``run --resume``, read instead of ingest and curation.
+    Returns the audited stage names in flow order.
+    """
+    cfg = loaded.resolved
+    seed = cfg.run.seed
+    carried = None
+    work = FileSystems.join(out_dir, *layout.SPILL.split("/"))
+    if checkpoint is None:
+        results, docs = curate(p, cfg, out_dir)
+    else:
+        carried = read_checkpoint(p, checkpoint)
+        results, docs = [], carried.docs
 
     model_dir = FileSystems.join(out_dir, "tokenizer")
     hf = None
@@ -125,6 +157,9 @@ def build_pipeline(
         # pii: a value planted in a document dropped before the pii stage must not reach OUT/rejected either
         rejected = rejected | f"Rejected[{name}]" >> hook
         errors = errors | f"DeadLetters[{name}]" >> hook
+    if carried is not None:  # phase 1's were redacted before they were written
+        rejected = (carried.rejected, rejected) | "WithCarriedRejected" >> beam.Flatten()
+        errors = (carried.errors, errors) | "WithCarriedErrors" >> beam.Flatten()
     rejected | "WriteRejected" >> WriteRejected(out_dir)
     errors | "WriteDeadLetters" >> WriteDeadLetters(out_dir)
 
@@ -139,9 +174,9 @@ def build_pipeline(
     domains = {s.name: s.domain for s in cfg.sources}
     p | "Audit" >> WriteAudit(
         results, domains, FileSystems.join(out_dir, *layout.AUDIT.split("/")), extra=audit_extras,
-        progress_dir=progress_dir,
+        progress_dir=progress_dir, carried=carried,
     )
-    return [name for name, _ in results]
+    return (list(carried.stages) if carried is not None else []) + [name for name, _ in results]
 
 
 def prepare_output(out_dir: str) -> None:
@@ -150,6 +185,51 @@ def prepare_output(out_dir: str) -> None:
     existing = [path for path in existing if FileSystems.exists(path)]
     if existing:
         FileSystems.delete(existing)
+
+
+class OutputError(UserError):
+    """The output folder cannot be written (a file is in its place, no permission)."""
+
+
+def check_output(out_dir: str) -> None:
+    """Fails before anything is deleted or run when a local OUT cannot be a writable folder."""
+    if "://" in out_dir:
+        return  # remote: the workers find out, with credentials this machine may not have
+    probe_dir = out_dir
+    while not os.path.exists(probe_dir):
+        parent = os.path.dirname(probe_dir)
+        if parent == probe_dir:
+            break
+        probe_dir = parent
+    if not os.path.isdir(probe_dir):
+        raise OutputError(f"output {out_dir}: {probe_dir} is a file, not a folder; choose another --output "
+                          "(or run.output)")
+    if not os.access(probe_dir, os.W_OK | os.X_OK):
+        raise OutputError(f"output {out_dir}: {probe_dir} is not writable; choose another --output (or run.output)")
+
+
+def remove_temporary_files(out_dir: str) -> None:
+    """Removes what a failed run left half-written under OUT: shard temp files and Beam's write temps
+    (finished parts stay; the next run removes them with the rest of pilewright's outputs)."""
+    patterns = [layout.TOKENS_TMP + "/*"] + [f"{name}/{temp}*" for name in ("",) + layout.MANAGED
+                                             for temp in (".temp", "beam-temp")]
+    for pattern in patterns:
+        try:
+            matched = FileSystems.match([FileSystems.join(out_dir, *pattern.strip("/").split("/"))])[0]
+            paths = [m.path for m in matched.metadata_list]
+            if paths:
+                FileSystems.delete(paths)
+        except Exception:  # cleaning up must never hide the error that caused it
+            continue
+    if "://" not in out_dir:  # local folders left empty by the deletes above
+        import glob
+        import shutil
+
+        for folder in glob.glob(os.path.join(out_dir, "*", "beam-temp*")) + glob.glob(os.path.join(out_dir, "*", ".temp*")) \
+                + glob.glob(os.path.join(out_dir, ".temp*")) + glob.glob(os.path.join(out_dir, "beam-temp*")) \
+                + [os.path.join(out_dir, *layout.TOKENS_TMP.split("/"))]:
+            if os.path.isdir(folder):
+                shutil.rmtree(folder, ignore_errors=True)
 
 
 def _dist(result) -> dict:
@@ -189,11 +269,13 @@ def run_job(
     beam_args: Sequence[str] = (),
     out_dir: Optional[str] = None,
     progress: Optional[Callable[[ProgressView], None]] = None,
+    resume: bool = False,
 ) -> JobResult:
     """Runs the job to completion and returns the audit and manifest it wrote.
 
     ``progress(view)`` is called about twice a second from a monitor thread while the job runs (and once
-    at the end); None runs the job without the progress channel.
+    at the end); None runs the job without the progress channel. ``resume``: run in two phases and reuse a
+    completed first phase of an interrupted run of the same config and inputs (``pipeline.job.resume``).
     """
     out = output_dir(loaded, out_dir)
     check_inputs_exist(loaded.resolved, loaded.written)
@@ -204,28 +286,61 @@ def run_job(
     dry_run = bool(options.get_all_options().get("dry_run"))
     if not dry_run:
         prepare_output(out)
+        if not resume:
+            remove_work(out)
     started = time.monotonic()
+    checkpoint, resume_facts = None, {}
+    if resume and not dry_run:
+        inputs = input_manifest(loaded.resolved)
+        fp = fingerprint(loaded.sha256, inputs)
+        checkpoint = usable_checkpoint(out, fp)
+        resume_facts = {"fingerprint": fp, "config_sha256": loaded.sha256, "inputs": inputs,
+                        "reused_phase": "curate" if checkpoint else None}
+        if checkpoint is None:
+            remove_work(out)
+            phase = beam.Pipeline(options=options)
+            try:
+                stages = build_curate_pipeline(phase, loaded, out)
+                phase.run().wait_until_finish()
+            except BaseException:
+                remove_temporary_files(out)
+                raise
+            write_marker(out, {"fingerprint": fp, "config_sha256": loaded.sha256, "inputs": inputs,
+                               "stages": stages})
+            checkpoint = usable_checkpoint(out, fp)
+        resume_facts["curate_seconds"] = round(time.monotonic() - started, 3)
+    finish_started = time.monotonic()
     p = beam.Pipeline(options=options)
     watch = ProgressWatch(progress) if progress is not None else None
     try:
-        order = build_pipeline(p, loaded, out, progress_dir=watch.dir if watch else None)
+        order = build_pipeline(p, loaded, out, progress_dir=watch.dir if watch else None, checkpoint=checkpoint)
         if watch:
             watch.start(order)
         run_result = p.run()
         run_result.wait_until_finish()
+    except BaseException:
+        if not dry_run:
+            remove_temporary_files(out)
+        raise
     finally:
         if watch:
             watch.close(finished=sys.exc_info()[0] is None)
         if not dry_run:
-            # spill files are of no use once the job ends, finished or not
-            remove_work_dir(out)
+            # spill files are of no use once the job ends, finished or not; without --resume nothing else
+            # lives in OUT/.work
+            remove_work_dir(out) if resume else remove_work(out)
     seconds = time.monotonic() - started
     if dry_run:
         return JobResult(out, {}, {}, seconds)
     tel = telemetry(run_result)
+    if resume:
+        resume_facts["finish_seconds"] = round(time.monotonic() - finish_started, 3)
     run_facts = RunFacts(seconds=round(seconds, 3), beam_args=list(beam_args),
-                         stage_seconds=stage_seconds(run_result), telemetry=tel)
+                         stage_seconds=stage_seconds(run_result), telemetry=tel,
+                         resume=resume_facts if resume else None)
     _write_json(run_facts.dump(), FileSystems.join(out, *layout.RUN.split("/")))
     write_report(out)
     audit, manifest = load_run_files(out)
+    if resume:
+        remove_work(out)
     return JobResult(out, audit, manifest, seconds, tel)

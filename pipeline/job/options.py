@@ -131,8 +131,48 @@ def check_remote_setup(args: Sequence[str]) -> None:
         raise RunnerError(DATAFLOW_NEEDS_PACKAGE)
 
 
+# pilewright's own `run` options, offered as corrections of a mistyped one
+OWN_OPTIONS = ("--config", "--output", "--quiet", "--debug", "--resume")
+
+
+def unknown_options(args: Sequence[str]) -> list[str]:
+    """The args no Beam options class defines. Beam itself only logs and drops them, so a mistyped
+    ``--ouput`` would run the job into the config's output folder and delete the last run there."""
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    classes: dict = {}
+    for cls in PipelineOptions.__subclasses__():
+        classes.setdefault(str(cls), cls)
+    for cls in classes.values():
+        cls._add_argparse_args(parser)  # pylint: disable=protected-access
+    _known, unknown = parser.parse_known_args(list(args))
+    return unknown
+
+
+def check_options(args: Sequence[str]) -> None:
+    """Refuses an option neither pilewright nor Beam knows, naming the closest known one."""
+    import difflib
+
+    unknown = unknown_options(args)
+    if not unknown:
+        return
+    from apache_beam.options.pipeline_options import _BeamArgumentParser
+
+    parser = _BeamArgumentParser(allow_abbrev=False)
+    for cls in {str(c): c for c in PipelineOptions.__subclasses__()}.values():
+        cls._add_argparse_args(parser)  # pylint: disable=protected-access
+    known = list(OWN_OPTIONS) + [o for a in parser._actions for o in a.option_strings if o.startswith("--")]
+    arg = unknown[0]
+    name = arg.split("=", 1)[0]
+    close = difflib.get_close_matches(name, known, n=1)
+    hint = f"; did you mean {close[0]}?" if close else "; see `pilewright run --help` and Beam's pipeline options"
+    raise RunnerError(f"unknown option {arg!r}{hint} (nothing was run or deleted)")
+
+
 def pipeline_options(args: Sequence[str]) -> PipelineOptions:
     """Beam ``PipelineOptions`` from the user's args plus pilewright's defaults and checks."""
+    check_options(args)
     full = beam_args_with_defaults(args)
     check_remote_setup(full)
     return PipelineOptions(full)
@@ -154,3 +194,35 @@ def quiet_local_worker_logs() -> None:
     relay = logging.getLogger("apache_beam.runners.portability.local_job_service")
     if not any(isinstance(f, _WorkerNoiseFilter) for f in relay.filters):
         relay.addFilter(_WorkerNoiseFilter())
+
+
+class _UserErrorLogFilter(logging.Filter):
+    """Drops Beam's log record of a failing bundle when the failure is a ``UserError``: the CLI prints that
+    error as one line, and the record would put a worker traceback in front of it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from pilewright.schemas.errors import user_error_classes
+
+        if record.levelno < logging.ERROR:
+            return True
+        text = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            text += f" {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        return not any(f"{cls.__name__}" in text for cls in user_error_classes()) and not _is_user_error(record)
+
+
+def _is_user_error(record: logging.LogRecord) -> bool:
+    from pilewright.schemas.errors import user_error_message
+
+    exc = record.exc_info[1] if record.exc_info else None
+    return exc is not None and user_error_message(exc) is not None
+
+
+def quiet_user_error_logs() -> None:
+    """Installs the filter on the root handlers (Beam logs through them). Idempotent. For the CLI."""
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig()
+    for handler in root.handlers:
+        if not any(isinstance(f, _UserErrorLogFilter) for f in handler.filters):
+            handler.addFilter(_UserErrorLogFilter())

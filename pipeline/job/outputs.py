@@ -71,3 +71,28 @@ class WriteDeadLetters(beam.PTransform):
             | "Lines" >> beam.Map(dead_letter_line)
             | "Jsonl" >> beam.io.WriteToText(self._prefix, file_name_suffix=".jsonl")
         )
+
+
+# errno texts of faults in writing OUT that the user fixes (space, permissions, a file in the way), and
+# what to do about each; matched in the exception chain's text because runners re-raise worker errors as text
+OUTPUT_FAULTS = (
+    ("No space left on device", "the disk is full; free space or choose another --output"),
+    ("Disk quota exceeded", "the disk quota is exhausted; free space or choose another --output"),
+    ("Permission denied", "permission denied; choose a writable --output"),
+    ("Read-only file system", "the file system is read-only; choose another --output"),
+    ("Not a directory", "a file is in the way of a folder; remove it or choose another --output"),
+    ("File exists", "a file is in the way of a folder; remove it or choose another --output"),
+)
+
+
+def output_fault_message(exc: BaseException, out_dir: str) -> str | None:
+    """One line for a failure to write under ``out_dir`` the user can fix, or None for anything else."""
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        text = f"{type(exc).__name__}: {exc}"
+        for needle, fix in OUTPUT_FAULTS:
+            if needle in text:
+                return f"cannot write the outputs to {out_dir}: {fix} ({needle}); temporary files were removed"
+        exc = exc.__cause__ or exc.__context__
+    return None

@@ -7,6 +7,7 @@ compressed file) is unit-testable on in-memory bytes. Decompression is done here
 from __future__ import annotations
 
 import io
+import re
 import zlib
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator, Optional, Union
@@ -32,6 +33,8 @@ class SourceSpec:
     text_field: str = "text"
     id_field: Optional[str] = "id"
     url_field: Optional[str] = None
+    # `repair`: invalid UTF-8 and lone surrogates become U+FFFD (counted); `dead_letter`: the record is refused
+    invalid_text: str = "repair"
 
 
 @dataclass(frozen=True)
@@ -49,7 +52,49 @@ class Skip:
     reason: str
 
 
-ReadResult = Union[Document, Rejection, DeadLetter, Skip]
+@dataclass(frozen=True)
+class Repaired:
+    """What a record with invalid text became after repair, and how many characters were replaced."""
+
+    result: "ReadResult"
+    chars: int
+
+
+ReadResult = Union[Document, Rejection, DeadLetter, Skip, Repaired]
+
+REPLACEMENT = "\ufffd"
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def repair_bytes(data: bytes) -> tuple[str, int]:
+    """UTF-8 text with every invalid byte sequence replaced by U+FFFD, and how many were replaced.
+
+    Python's ``errors="replace"`` rule: one U+FFFD per maximal invalid subsequence (the Unicode standard's
+    "substitution of maximal subparts"), so valid text around the damage is never touched.
+    """
+    text = data.decode("utf-8", "replace")
+    # only the replacements the decoder made: U+FFFD already in the data is not counted
+    return text, text.count(REPLACEMENT) - data.count(REPLACEMENT.encode("utf-8"))
+
+
+def _repair_value(value, counter: list):
+    if isinstance(value, str):
+        fixed, n = _SURROGATE.subn(REPLACEMENT, value)
+        counter[0] += n
+        return fixed
+    if isinstance(value, dict):
+        return {_repair_value(k, counter): _repair_value(v, counter) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_repair_value(v, counter) for v in value]
+    return value
+
+
+def loads_repairing_surrogates(text: str) -> tuple[object, int]:
+    """A JSON document whose lone surrogate escapes (``"\\ud800"``, which orjson refuses) become U+FFFD."""
+    import json
+
+    counter = [0]
+    return _repair_value(json.loads(text), counter), counter[0]
 
 
 class TruncatedInput(Exception):
@@ -294,18 +339,30 @@ def read_jsonl(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Ite
         for line_no, line in iter_lines(file_chunks(raw, path)):
             if not line.strip():
                 continue
+            repaired = 0
             try:
                 decoded = line.decode("utf-8")
             except UnicodeDecodeError as e:
-                yield dead_letter(spec, path, line_no, "invalid_utf8", str(e), line)
-                continue
+                if spec.invalid_text != "repair":
+                    yield dead_letter(spec, path, line_no, "invalid_utf8", str(e), line)
+                    continue
+                decoded, repaired = repair_bytes(line)
             try:
                 # orjson also refuses lone surrogates, which could not be encoded downstream
                 record = orjson.loads(decoded)
             except orjson.JSONDecodeError as e:
-                yield dead_letter(spec, path, line_no, "invalid_json", str(e), line)
-                continue
-            yield _make_document(spec, record, f"{rel_path}:{line_no}", path, line_no, line)
+                record = None
+                if spec.invalid_text == "repair" and "surrogate" in str(e):
+                    try:
+                        record, n = loads_repairing_surrogates(decoded)
+                        repaired += n
+                    except ValueError:
+                        record = None
+                if record is None:
+                    yield dead_letter(spec, path, line_no, "invalid_json", str(e), line)
+                    continue
+            result = _make_document(spec, record, f"{rel_path}:{line_no}", path, line_no, line)
+            yield Repaired(result, repaired) if repaired else result
     except TruncatedInput as e:
         partial = getattr(e, "partial", b"")
         yield dead_letter(spec, path, getattr(e, "line", None), _damage_kind(e), str(e), partial)
@@ -318,13 +375,17 @@ def read_text(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iter
     except TruncatedInput as e:
         yield dead_letter(spec, path, 0, _damage_kind(e), str(e))
         return
+    repaired = 0
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as e:
-        yield dead_letter(spec, path, 0, "invalid_utf8", str(e), data)
-        return
+        if spec.invalid_text != "repair":
+            yield dead_letter(spec, path, 0, "invalid_utf8", str(e), data)
+            return
+        text, repaired = repair_bytes(data)
     doc = Document(id=f"{spec.name}/{rel_path}", text=text, source=spec.name, domain=spec.domain)
-    yield doc if text.strip() else Rejection(doc, "empty_text")
+    result = doc if text.strip() else Rejection(doc, "empty_text")
+    yield Repaired(result, repaired) if repaired else result
 
 
 def read_parquet(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:

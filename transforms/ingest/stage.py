@@ -7,18 +7,33 @@ is read by one worker, streaming, with the pure readers of ``ingest.read``.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Sequence
+import tempfile
+from typing import Iterable, Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.io import fileio
 from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
 
 from pilewright.schemas.config import SourceConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
-from pilewright.transforms.stage import StageResult, count, reject
+from pilewright.transforms.spill import SpillWriter, iter_payloads
+from pilewright.transforms.spill import dumps as spill_dumps
+from pilewright.transforms.spill import loads as spill_loads
+from pilewright.transforms.stage import StageResult, count, reject, sum_pairs
+from pilewright.transforms.ingest.ids import (
+    Place,
+    add_group,
+    empty_section,
+    merge_sections,
+    section_json,
+    unique_ids,
+)
 from pilewright.transforms.ingest.read import (
     STAGE,
     Rejection,
+    Repaired,
     Skip,
     SourceSpec,
     dead_letter,
@@ -27,8 +42,9 @@ from pilewright.transforms.ingest.read import (
 )
 
 
-def source_spec(src: SourceConfig) -> SourceSpec:
+def source_spec(src: SourceConfig, invalid_text: str = "repair") -> SourceSpec:
     return SourceSpec(
+        invalid_text=invalid_text,
         name=src.name,
         domain=src.domain,
         format=src.format,
@@ -65,13 +81,19 @@ class _ReadFileFn(beam.DoFn):
             yield beam.pvalue.TaggedOutput("errors", dead_letter(spec, path, None, "unreadable_file", repr(e)))
             return
         n_results = 0
+        rel_path = relative_path(path, pattern)
         with raw:
             try:
-                for result in read_file(raw, path, relative_path(path, pattern), spec):
+                for result in read_file(raw, path, rel_path, spec):
                     n_results += 1
+                    if isinstance(result, Repaired):
+                        count(STAGE, "repaired", "chars", result.chars)
+                        yield beam.pvalue.TaggedOutput("repaired", (spec.name, (1, result.chars)))
+                        result = result.result
                     if isinstance(result, Document):
                         count(STAGE, "kept")
-                        yield result
+                        # with its place: duplicate ids are found by grouping the places by id
+                        yield result, Place(spec.name, path, rel_path, n_results)
                     elif isinstance(result, Skip):
                         # a WARC record that is by design not a document (request, image, ...): counted
                         # from the data (a (source, reason) pair) so the audit accounts for every record
@@ -93,22 +115,95 @@ class _ReadFileFn(beam.DoFn):
                 )
 
 
+class _NewIdsFn(beam.DoFn):
+    """(id, [Place]) -> ((path, record), new id) for each record of a shared id; ``dups``: (source, id,
+    records) of each shared id."""
+
+    def __init__(self, policy: str):
+        super().__init__()
+        self._policy = policy
+
+    def process(self, item):
+        doc_id, places = item
+        renamed = unique_ids(doc_id, list(places), self._policy)
+        if renamed:
+            count(STAGE, "duplicate_ids", None, len(renamed))
+            yield beam.pvalue.TaggedOutput("dups", (renamed[0][0].source, doc_id, len(renamed)))
+        for place, new_id in renamed:
+            yield (place.path, place.record), new_id
+
+
+class _SpillPlacedFn(beam.DoFn):
+    """(Document, Place) -> at the end of each bundle, the path of a spill file holding them: the documents
+    wait on disk, not in the runner's buffers, until every id has been seen."""
+
+    def __init__(self, folder: str):
+        super().__init__()
+        self._folder = folder
+        self._writer: Optional[SpillWriter] = None
+
+    def start_bundle(self):
+        self._writer = SpillWriter(self._folder)
+
+    def process(self, item):
+        doc, place = item
+        self._writer.write(spill_dumps((tuple(doc), tuple(place))))
+        return ()
+
+    def finish_bundle(self):
+        path = self._writer.close()
+        if path is not None:
+            yield WindowedValue(path, MIN_TIMESTAMP, [GlobalWindow()])
+
+
+def _read_with_unique_ids(path: str, new_ids: dict) -> Iterable[Document]:
+    for payload in iter_payloads(path):
+        fields, place = spill_loads(payload)
+        doc, place = Document(*fields), Place(*place)
+        new_id = new_ids.get((place.path, place.record))
+        yield doc if new_id is None else doc._replace(id=new_id)
+
+
+class _DuplicateIdsSection(beam.CombineFn):
+    """(source, id, records) rows -> the audit's ``duplicate_ids`` section (counts and a few sample ids)."""
+
+    def create_accumulator(self):
+        return empty_section()
+
+    def add_input(self, acc, row):
+        return add_group(acc, *row)
+
+    def merge_accumulators(self, accs):
+        return merge_sections(accs)
+
+    def extract_output(self, acc):
+        return section_json(merge_sections([acc]))
+
+
 class ReadSources(beam.PTransform):
     """Sources -> StageResult(Document, RejectedDocument ``ingest:empty_text``, DeadLetter).
 
     Counters: ``ingest/kept``, ``ingest/dropped:<reason>``, ``ingest/errors:<type>``,
-    ``ingest/skipped:<reason>`` (WARC records that are not documents; also in the ``skipped_records`` stats).
-    Determinism: ids come from the data or from (source, file path relative to the glob, line/row).
-    Cost: one pass over the bytes; a reshuffle of file names only.
+    ``ingest/skipped:<reason>`` (WARC records that are not documents; also in the ``skipped_records`` stats),
+    ``ingest/duplicate_ids`` (records whose id another record has; the ``duplicate_ids`` stats section).
+    Determinism: ids come from the data or from (source, file path relative to the glob, line/row); a
+    duplicate id gets a suffix from its file and record number (``ingest.ids``), whatever the read order.
+    Cost: one pass over the bytes; a reshuffle of file names; one group of (id, place) rows by id (no
+    text), and a side input of the new ids of records whose id is shared.
     """
 
-    def __init__(self, sources: Sequence[SourceConfig]):
+    def __init__(self, sources: Sequence[SourceConfig], duplicate_ids: str = "suffix", invalid_text: str = "repair",
+                 work_dir: Optional[str] = None):
         super().__init__()
         self._sources = list(sources)
+        # outside a job (tests, benchmarks) the spill files go to a temporary folder of this machine
+        self._work_dir = work_dir if work_dir is not None else tempfile.mkdtemp(prefix="pilewright-ingest-")
+        self._duplicate_ids = duplicate_ids
+        self._invalid_text = invalid_text
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> StageResult:
         patterns = [(s.name, p) for s in self._sources for p in s.paths]
-        specs = {s.name: source_spec(s) for s in self._sources}
+        specs = {s.name: source_spec(s, self._invalid_text) for s in self._sources}
         files = (
             pbegin
             | "Patterns" >> beam.Create(patterns)
@@ -118,23 +213,52 @@ class ReadSources(beam.PTransform):
             | "SpreadFiles" >> beam.Reshuffle()
         )
         read = files | "Read" >> beam.ParDo(_ReadFileFn(specs)).with_outputs(
-            "rejected", "errors", "skipped", main="docs"
+            "rejected", "errors", "skipped", "repaired", main="docs"
         )
-        stats = None
+        # only (id, place) rows are grouped; the new ids (of records whose id is shared, usually none)
+        # reach the documents as a side input, so no text crosses a shuffle here
+        new_ids = (
+            read.docs
+            | "IdPlaces" >> beam.MapTuple(lambda doc, place: (doc.id, place))
+            | "ById" >> beam.GroupByKey()
+            | "NewIds" >> beam.ParDo(_NewIdsFn(self._duplicate_ids)).with_outputs("dups", main="renames")
+        )
+        unique_docs = (
+            read.docs
+            | "SpillDocs" >> beam.ParDo(_SpillPlacedFn(self._work_dir))
+            | "UniqueIds" >> beam.FlatMap(_read_with_unique_ids, new_ids=beam.pvalue.AsDict(new_ids.renames))
+        )
+        stats = [
+            new_ids.dups | "DuplicateIds" >> beam.CombineGlobally(_DuplicateIdsSection()),
+            read.repaired
+            | "SumRepaired" >> beam.CombinePerKey(sum_pairs)
+            | "RepairedToOne" >> beam.combiners.ToList()
+            | "RepairedSection" >> beam.Map(_repaired_section),
+        ]
         if any(s.format in ("warc", "wet") for s in self._sources):
             # one small section: {source: {reason: n}} of WARC records that are not documents by design
-            stats = (
+            stats.append(
                 read.skipped
                 | "CountSkips" >> beam.combiners.Count.PerElement()
                 | "SkipsToOne" >> beam.combiners.ToList()
                 | "SkipsSection" >> beam.Map(_skips_section)
             )
         return StageResult(
-            main=read.docs | "TypeDocs" >> beam.Map(_identity).with_output_types(Document),
+            main=unique_docs | "TypeDocs" >> beam.Map(_identity).with_output_types(Document),
             rejected=read.rejected | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
             errors=read.errors | "TypeErrors" >> beam.Map(_identity).with_output_types(DeadLetter),
-            stats=stats,
+            stats=stats | "Stats" >> beam.Flatten(),
         )
+
+
+def _repaired_section(rows: list) -> tuple[str, str]:
+    """{records, characters, by_source: {source: {records, characters}}}: text repaired to U+FFFD."""
+    by_source = {source: {"records": r, "characters": c} for source, (r, c) in sorted(rows)}
+    return "repaired_text", json.dumps({
+        "records": sum(v["records"] for v in by_source.values()),
+        "characters": sum(v["characters"] for v in by_source.values()),
+        "by_source": by_source,
+    }, sort_keys=True)
 
 
 def _skips_section(counted: list) -> tuple[str, str]:

@@ -3,11 +3,11 @@
 Files: ``stage`` (model loading once per worker, the prediction and the ``LangId`` transform). The model
 file itself ships in ``transforms/models``.
 """
-from pilewright.transforms.langid.stage import LangId
+from pilewright.transforms.langid.stage import LangId, model_labels
 
 def build_stage(config, context):
     """The stage of the flow (``transforms.flow``) for this config block."""
     return LangId(config)
 
 
-__all__ = ["build_stage", "LangId"]
+__all__ = ["build_stage", "LangId", "model_labels"]

@@ -35,6 +35,16 @@ def predict_top(model, text: str) -> tuple[str, float]:
     return label, min(1.0, max(0.0, float(probs[0])))
 
 
+def model_labels(cfg: LangIdConfig) -> Optional[frozenset[str]]:
+    """The languages the configured model can name (without ``__label__``), or None for a remote model
+    (read by the workers only). For checking ``languages`` before a run."""
+    path = cfg.model or DEFAULT_LANGID_MODEL
+    if "://" in path and not path.startswith("pkg://"):
+        return None
+    model = load_fasttext(local_model_path(path))
+    return frozenset(l[len(_LABEL_PREFIX):] if l.startswith(_LABEL_PREFIX) else l for l in model.get_labels())
+
+
 def langid_reason(lang: str, score: float, cfg: LangIdConfig) -> Optional[str]:
     """Why a document with this prediction is dropped, or None to keep it."""
     if cfg.languages and lang not in cfg.languages:

@@ -1,0 +1,101 @@
+"""Checks of config values against the data and models, made before the run starts.
+
+A wrong language code or text field would otherwise only show after the whole run, as every document
+dropped or dead-lettered. Local files only: remote sources are left to the workers (and the failure policy).
+"""
+from __future__ import annotations
+
+import io
+from typing import Optional
+
+from pilewright.pipeline.job.config import ConfigError
+from pilewright.schemas.config import RunConfig, SourceConfig
+
+# enough bytes to hold a first record of any sane size, without reading a whole file
+FIRST_RECORD_BYTES = 1 << 20
+
+
+def check_languages(cfg: RunConfig) -> None:
+    """``langid.languages`` must be labels the language model can give."""
+    lid = cfg.stages.langid
+    if lid is None or not lid.enabled:
+        return
+    from pilewright.transforms.langid import model_labels
+
+    labels = model_labels(lid)
+    if labels is None:
+        return
+    for i, lang in enumerate(lid.languages):
+        if lang not in labels:
+            near = sorted(l for l in labels if l[:2] == str(lang)[:2].lower())[:5]
+            hint = f" (close: {', '.join(near)})" if near else ""
+            raise ConfigError(
+                f"stages.langid.languages[{i}]: {lang!r} is not a language of the model{hint}; use its ISO "
+                f"639 codes such as en, de, fr, zh"
+            )
+
+
+def first_record(src: SourceConfig) -> Optional[tuple[str, dict]]:
+    """(path, first record) of a local JSONL or Parquet source, or None when it cannot be had cheaply."""
+    from apache_beam.io.filesystems import FileSystems
+
+    from pilewright.transforms.ingest.read import file_chunks, iter_lines
+
+    for pattern in src.paths:
+        if "://" in pattern:
+            return None
+        for meta in sorted(FileSystems.match([pattern])[0].metadata_list, key=lambda m: m.path):
+            if meta.size_in_bytes == 0:
+                continue
+            try:
+                with FileSystems.open(meta.path, compression_type="uncompressed") as raw:
+                    if src.format == "parquet":
+                        import pyarrow.parquet as pq
+
+                        names = pq.ParquetFile(io.BytesIO(raw.read())).schema_arrow.names
+                        return meta.path, {n: None for n in names}
+                    for _, line in iter_lines(file_chunks(raw, meta.path)):
+                        if line.strip():
+                            import orjson
+
+                            record = orjson.loads(line)
+                            return (meta.path, record) if isinstance(record, dict) else None
+            except Exception:  # unreadable or bad: the run dead-letters it with the reason
+                continue
+    return None
+
+
+def check_text_fields(cfg: RunConfig) -> None:
+    """Each JSONL/Parquet source's ``text_field`` is in its first record (first file in name order)."""
+    for i, src in enumerate(cfg.sources):
+        if src.format not in ("jsonl", "parquet"):
+            continue
+        found = first_record(src)
+        if found is None:
+            continue
+        path, record = found
+        if src.text_field not in record:
+            keys = ", ".join(sorted(record)[:10])
+            raise ConfigError(
+                f"sources[{i}] ({src.name}).text_field: {src.text_field!r} is not in the first record of {path} "
+                f"(its fields: {keys}); set text_field to the field holding the text"
+            )
+
+
+def check_paths_are_files(cfg: RunConfig) -> None:
+    """A source path naming a folder would be read as one unreadable file."""
+    import os
+
+    for i, src in enumerate(cfg.sources):
+        for j, pattern in enumerate(src.paths):
+            if "://" not in pattern and not any(c in pattern for c in "*?[") and os.path.isdir(pattern):
+                raise ConfigError(
+                    f"sources[{i}] ({src.name}).paths[{j}]: {pattern} is a folder; give a glob of its files, "
+                    f"e.g. {pattern.rstrip('/')}/*.jsonl"
+                )
+
+
+def check_before_run(cfg: RunConfig) -> None:
+    check_paths_are_files(cfg)
+    check_languages(cfg)
+    check_text_fields(cfg)

@@ -1,0 +1,384 @@
+"""Nothing lost, nothing silent: a generated corpus of bad inputs and faults, run through the CLI.
+
+For every case: the exit status, the one line on stderr, and (for runs that complete) that every record
+read is kept, rejected or a dead letter with the expected reason. These are the promises README.md's
+"What pilewright promises" section makes; runs are shared between assertions to keep the file fast.
+"""
+from __future__ import annotations
+
+import contextlib
+import gzip
+import hashlib
+import io
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+import zstandard
+
+from pilewright.pipeline.audit.verify import verify_run
+from pilewright.pipeline.cli.main import main
+
+from conftest import REPO, sample_texts
+
+TEXTS = [r["text"] for r in sample_texts(40)]
+A, B, C, D, E = TEXTS[:5]
+
+
+def jl(records) -> bytes:
+    return b"".join(json.dumps(r).encode() + b"\n" for r in records)
+
+
+def cli(*argv: str) -> tuple[int, str, str]:
+    """(exit status, stdout, stderr) of ``pilewright`` run in this process."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(list(argv))
+        except SystemExit as e:  # argparse
+            code = e.code
+    return code, out.getvalue(), err.getvalue()
+
+
+def problem_lines(err: str) -> list[str]:
+    assert "Traceback" not in err, err
+    return [l for l in err.splitlines() if l.startswith(("pilewright: error:", "pilewright: failed:"))]
+
+
+def one_line(err: str) -> str:
+    lines = problem_lines(err)
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def audit_of(out: Path) -> dict:
+    return json.loads((out / "audit" / "audit.json").read_text())
+
+
+def dead_letters(out: Path) -> list[dict]:
+    return [json.loads(l) for f in sorted((out / "dead_letter").glob("*.jsonl")) for l in f.read_text().splitlines()]
+
+
+def assert_conserved(audit: dict) -> None:
+    for st in audit["stages"]:
+        for source, e in st["by_source"].items():
+            assert e["in"] == e["kept"] + e["rejected"] + e["errors"], (st["name"], source, e)
+
+
+def write_config(path: Path, sources: str, extra: str = "", tokenizer: str = "{train: {vocab_size: 600}}") -> Path:
+    path.write_text(f"sources:\n{sources}\ntokenizer: {tokenizer}\nshards: {{num_shards: 1}}\n{extra}")
+    return path
+
+
+# ---------------------------------------------------------------- the main bad-input run (completes, exit 0)
+
+@pytest.fixture(scope="module")
+def mixed(tmp_path_factory):
+    root = tmp_path_factory.mktemp("mixed")
+    data = root / "data"
+    data.mkdir()
+    good = [{"id": f"g{i}", "text": t} for i, t in enumerate(TEXTS[5:25])]
+    (data / "good.jsonl").write_bytes(jl(good))
+    (data / "bom.jsonl").write_bytes(b"\xef\xbb\xbf" + jl([{"id": "bom0", "text": TEXTS[25]}, {"id": "bom1", "text": TEXTS[26]}]))
+    (data / "plain.jsonl.gz").write_bytes(jl([{"id": "plain0", "text": TEXTS[27]}]))  # named .gz, plain text
+    (data / "packed.jsonl").write_bytes(zstandard.ZstdCompressor().compress(jl([{"id": "zst0", "text": TEXTS[28]}])))
+    # records that do not compress away, so the damage lies several decoder feeds into the file
+    noise = [hashlib.blake2b(str(i).encode()).hexdigest() for i in range(200)]
+    many = jl([{"id": f"c{i}", "text": f"{TEXTS[29 + i % 5][:200]} " + " ".join(noise[i:i + 6])} for i in range(200)])
+    blob = bytearray(gzip.compress(many, mtime=0))
+    blob[len(blob) * 2 // 3: len(blob) * 2 // 3 + 16] = b"\x00" * 16  # damage two thirds in
+    (data / "corrupt.jsonl.gz").write_bytes(bytes(blob))
+    (data / "repair.jsonl").write_bytes(
+        b'{"id": "r0", "text": "' + TEXTS[34][:300].encode().replace(b'"', b"'").replace(b"\\", b"")
+        .replace(b"\n", b" ") + b' caf\xe9"}\n'
+        b'{"id": "r1", "text": "lone \\ud800 surrogate in a sentence of text"}\n'
+    )
+    # duplicate ids within one file and across files: same id + same text, a unique text sharing its id with
+    # an exact-duplicate group, same id with different texts
+    (data / "dup_a.jsonl").write_bytes(jl([
+        {"id": "x", "text": A}, {"id": "x", "text": A}, {"id": "y", "text": B}, {"id": "z", "text": B},
+        {"id": "y", "text": C}, {"id": "w", "text": D},
+    ]))
+    (data / "dup_b.jsonl").write_bytes(jl([{"id": "w", "text": E}]))
+    (data / "broken.jsonl").write_bytes(
+        b'{"id": "k0", "text": unquoted}\n{"id": "k1"}\n{"id": "k2", "text": "   "}\n' + jl([{"id": "k3", "text": TEXTS[35]}])
+    )
+    cfg = write_config(root / "c.yaml", "  - {name: web, paths: ['data/*'], format: jsonl}",
+                       "stages: {dedup: {}}\n")
+    out = root / "out"
+    code, stdout, err = cli("run", "--config", str(cfg), "--output", str(out))
+    return {"root": root, "out": out, "code": code, "err": err, "audit": audit_of(out)}
+
+
+def test_bad_inputs_complete_with_every_record_accounted_for(mixed):
+    assert mixed["code"] == 0, mixed["err"]
+    assert problem_lines(mixed["err"]) == []
+    audit = mixed["audit"]
+    assert_conserved(audit)
+    ingest = audit["stages"][0]
+    dead = {(d["path"].rsplit("/", 1)[-1], d["error_type"]) for d in dead_letters(mixed["out"])}
+    assert dead == {("corrupt.jsonl.gz", "corrupt_file"), ("broken.jsonl", "invalid_json"),
+                    ("broken.jsonl", "missing_text_field")}
+    assert ingest["reasons"] == {"empty_text": 1}
+    # every record of the intact files is read: 20 good, 2 BOM, 1 plain .gz, 1 zstd, 2 repaired, 7 dup, 4 broken
+    corrupt = next(d for d in dead_letters(mixed["out"]) if d["error_type"] == "corrupt_file")
+    kept_before_damage = corrupt["offset"] - 1
+    assert 50 < kept_before_damage < 200 and "before compressed byte" in corrupt["error"]
+    assert ingest["in"] == 20 + 2 + 1 + 1 + 2 + 7 + 4 + kept_before_damage + 1
+
+
+def test_bom_misnamed_compression_and_repaired_text_keep_their_records(mixed):
+    import pyarrow.parquet as pq
+
+    ids = set(pq.read_table(mixed["out"] / "documents").column("id").to_pylist())
+    assert {"web/bom0", "web/bom1", "web/plain0", "web/zst0", "web/r0", "web/r1"} <= ids
+    repaired = mixed["audit"]["stages"][0]["stats"]["repaired_text"]
+    assert repaired["records"] == 2 and repaired["characters"] == 2
+    texts = dict(zip(*pq.read_table(mixed["out"] / "documents", columns=["id", "text"]).to_pydict().values()))
+    assert texts["web/r0"].endswith("caf\ufffd") and "lone \ufffd surrogate" in texts["web/r1"]
+
+
+def test_duplicate_ids_keep_every_distinct_text_and_are_reported(mixed):
+    docs = pq.read_table(mixed["out"] / "documents", columns=["id", "text"]).to_pydict()
+    assert len(set(docs["id"])) == len(docs["id"])
+    kept = set(docs["text"])
+    assert {A, B, C, D, E} <= kept  # the reported bug: C and one of D/E were lost to another record's id
+    assert docs["text"].count(A) == 1 and docs["text"].count(B) == 1  # exact duplicates still go
+    dups = mixed["audit"]["stages"][0]["stats"]["duplicate_ids"]
+    assert dups["ids"] == 3 and dups["records"] == 6
+    assert dups["by_source"]["web"]["sample_ids"] == ["web/w", "web/x", "web/y"]
+    assert "web/w#dup_a.jsonl:6" in docs["id"] and "web/w#dup_b.jsonl:1" in docs["id"]
+    assert any("document ids are shared" in l and "pilewright: warning:" in l for l in mixed["err"].splitlines())
+    assert verify_run(str(mixed["out"])).ok
+    code, summary, _ = cli("audit", str(mixed["out"]))
+    assert code == 0
+    assert "INPUT       3 duplicate ids over 6 records made unique (e.g. web/w, web/x, web/y)" in summary
+    assert "2 records repaired (2 characters -> U+FFFD)" in summary
+
+
+def test_verify_catches_a_duplicated_doc_id(mixed, tmp_path):
+    import shutil
+
+    out = tmp_path / "out"
+    shutil.copytree(mixed["out"], out)
+    part = next((out / "documents").glob("*.parquet"))
+    table = pq.read_table(part)
+    ids = table.column("id").to_pylist()
+    ids[1] = ids[0]
+    pq.write_table(table.set_column(0, "id", pa.array(ids)), part)
+    assert any("is held by more than one document" in p for p in verify_run(str(out)).problems)
+
+
+def test_duplicate_ids_policy_error_is_one_line_exit_2(mixed):
+    root = mixed["root"]
+    cfg = write_config(root / "strict.yaml", "  - {name: web, paths: ['data/dup_*.jsonl'], format: jsonl}",
+                       "policy: {duplicate_ids: error}\n", tokenizer=f"{{model: {mixed['out']}/tokenizer/tokenizer.model}}")
+    code, _, err = cli("run", "--config", str(cfg), "--output", str(root / "strict"), "--quiet")
+    assert code == 2
+    assert "duplicate document id 'web/" in one_line(err)
+
+
+# ------------------------------------------------------------- runs that complete but break the policy: exit 3
+
+def _model(mixed) -> str:
+    return f"{{model: {mixed['out']}/tokenizer/tokenizer.model}}"
+
+
+def test_a_source_of_only_empty_files_fails_the_run_after_the_audit(mixed, tmp_path):
+    (tmp_path / "empty").mkdir()
+    for name in ("a.jsonl", "b.jsonl.gz"):
+        (tmp_path / "empty" / name).write_bytes(b"")
+    (tmp_path / "good.jsonl").write_bytes(jl([{"id": i, "text": t} for i, t in enumerate(TEXTS[:10])]))
+    cfg = write_config(tmp_path / "c.yaml", "  - {name: good, paths: [good.jsonl], format: jsonl}\n"
+                       "  - {name: hollow, paths: ['empty/*'], format: jsonl}", tokenizer=_model(mixed))
+    code, _, err = cli("run", "--config", str(cfg), "--output", str(tmp_path / "out"), "--quiet")
+    assert code == 3
+    line = one_line(err)
+    assert "source 'hollow' yielded 0 documents" in line and "ingest:empty_file (2)" in line
+    audit = audit_of(tmp_path / "out")  # written before the run was failed
+    assert_conserved(audit)
+    assert audit["stages"][0]["by_source"]["hollow"]["error_types"] == {"empty_file": 2}
+
+
+def test_too_many_dead_letters_in_one_source_fail_the_run(mixed, tmp_path):
+    lines = [json.dumps({"id": i, "text": t}).encode() for i, t in enumerate(TEXTS[:6])] + [b"{not json"] * 4
+    (tmp_path / "noisy.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    cfg = write_config(tmp_path / "c.yaml", "  - {name: noisy, paths: [noisy.jsonl], format: jsonl}",
+                       tokenizer=_model(mixed))
+    code, _, err = cli("run", "--config", str(cfg), "--output", str(tmp_path / "out"), "--quiet")
+    assert code == 3
+    line = one_line(err)
+    assert "source 'noisy': 4 of 10 records (40.0%) are dead letters" in line and "ingest:invalid_json (4)" in line
+    audit = audit_of(tmp_path / "out")
+    assert_conserved(audit)
+    assert audit["stages"][0]["in"] == 10
+    # the same corpus passes with a limit that allows it
+    cfg2 = write_config(tmp_path / "c2.yaml", "  - {name: noisy, paths: [noisy.jsonl], format: jsonl}",
+                        "policy: {max_dead_letter_share: 0.5, max_dead_letter_share_total: 0.5}\n",
+                        tokenizer=_model(mixed))
+    code, _, err = cli("run", "--config", str(cfg2), "--output", str(tmp_path / "out2"), "--quiet")
+    assert code == 0, err
+
+
+def test_an_empty_output_fails_the_run(mixed, tmp_path):
+    (tmp_path / "d.jsonl").write_bytes(jl([{"id": i, "text": t} for i, t in enumerate(TEXTS[:8])]))
+    cfg = write_config(tmp_path / "c.yaml", "  - {name: en, paths: [d.jsonl], format: jsonl}",
+                       "stages: {langid: {languages: [de]}}\n", tokenizer=_model(mixed))
+    code, _, err = cli("run", "--config", str(cfg), "--output", str(tmp_path / "out"), "--quiet")
+    assert code == 3
+    line = one_line(err)
+    assert "the run wrote no tokens" in line and "langid:not_in_languages (8)" in line
+    assert_conserved(audit_of(tmp_path / "out"))
+
+
+# ------------------------------------------------------------------ errors the user fixes: one line, exit 2
+
+@pytest.fixture(scope="module")
+def small(tmp_path_factory):
+    root = tmp_path_factory.mktemp("small")
+    (root / "d.jsonl").write_bytes(jl([{"id": i, "body": t} for i, t in enumerate(TEXTS[:4])]))
+    pq.write_table(pa.table({"id": ["p1"], "content": ["some text"]}), root / "p.parquet")
+    (root / "folder").mkdir()
+    (root / "folder" / "x.jsonl").write_bytes(jl([{"id": 1, "text": "a"}]))
+    return root
+
+
+@pytest.mark.parametrize("source, extra, expected", [
+    ("{name: s, paths: [d.jsonl], format: jsonl}", "stages: {langid: {languages: [english]}}\n",
+     "stages.langid.languages[0]: 'english' is not a language of the model"),
+    ("{name: s, paths: [d.jsonl], format: jsonl}", "",
+     "sources[0] (s).text_field: 'text' is not in the first record of"),
+    ("{name: s, paths: [p.parquet], format: parquet}", "",
+     "sources[0] (s).text_field: 'text' is not in the first record of"),
+    ("{name: s, paths: [folder], format: jsonl}", "", "sources[0] (s).paths[0]: "),
+])
+def test_config_mistakes_found_before_the_run(small, tmp_path, source, extra, expected):
+    cfg = write_config(small / f"{tmp_path.name}.yaml", f"  - {source}", extra)
+    out = tmp_path / "out"
+    code, _, err = cli("run", "--config", str(cfg), "--output", str(out))
+    assert code == 2 and expected in one_line(err)
+    assert not out.exists()
+
+
+def test_output_path_that_is_a_file_is_one_line(small, tmp_path):
+    (small / "good.jsonl").write_bytes(jl([{"id": 1, "text": TEXTS[0]}]))
+    cfg = write_config(tmp_path / "c.yaml", "  - {name: s, paths: [" + str(small / "good.jsonl") + "], format: jsonl}")
+    (tmp_path / "afile").write_text("x")
+    code, _, err = cli("run", "--config", str(cfg), "--output", str(tmp_path / "afile"))
+    assert code == 2 and "is a file, not a folder" in one_line(err)
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes anywhere")
+def test_output_that_is_not_writable_is_one_line(small, tmp_path):
+    cfg = write_config(tmp_path / "c.yaml", "  - {name: s, paths: [" + str(small / "d.jsonl") + "], format: jsonl}")
+    locked = tmp_path / "locked"
+    locked.mkdir(mode=0o555)
+    code, _, err = cli("run", "--config", str(cfg), "--output", str(locked / "out"))
+    assert code == 2 and "is not writable" in one_line(err)
+
+
+def test_a_mistyped_option_is_refused_before_anything_is_deleted(mixed, tmp_path):
+    out = tmp_path / "last_run"
+    (out / "tokens").mkdir(parents=True)
+    (out / "manifest.json").write_text("{}")
+    cfg = write_config(tmp_path / "c.yaml", "  - {name: web, paths: ['" + str(mixed["root"] / "data" / "good.jsonl") +
+                       "'], format: jsonl}", f"run: {{output: {out}}}\n")
+    code, _, err = cli("run", "--config", str(cfg), "--ouput", str(tmp_path / "elsewhere"), "--quiet")
+    assert code == 2
+    assert "unknown option '--ouput'; did you mean --output?" in one_line(err)
+    assert (out / "manifest.json").read_text() == "{}" and (out / "tokens").is_dir()
+
+
+def test_disk_full_is_one_line_and_leaves_no_temporary_files(mixed, tmp_path, monkeypatch):
+    from pilewright.transforms.shard import stage as shard_stage
+
+    real = shard_stage.FileSystems
+
+    class _Full:
+        def __init__(self, f):
+            self._f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self._f.close()
+
+        def write(self, data):
+            self._f.write(data[:10])
+            raise OSError(28, "No space left on device")
+
+    class FullFileSystems:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        @staticmethod
+        def create(path, *a, **k):
+            return _Full(real.create(path, *a, **k))
+
+    monkeypatch.setattr(shard_stage, "FileSystems", FullFileSystems())
+    cfg = write_config(tmp_path / "c.yaml", "  - {name: web, paths: ['" + str(mixed["root"] / "data" / "good.jsonl") +
+                       "'], format: jsonl}", tokenizer=_model(mixed))
+    out = tmp_path / "out"
+    code, _, err = cli("run", "--config", str(cfg), "--output", str(out), "--quiet")
+    assert code == 2
+    assert "the disk is full" in one_line(err)
+    left = [p for p in out.rglob("*") if ".tmp" in p.parts or any(x.startswith(("beam-temp", ".temp")) for x in p.parts)]
+    assert left == []
+
+
+def test_small_corpus_tokenizer_error_prints_no_traceback(tmp_path):
+    (tmp_path / "d.jsonl").write_bytes(jl([{"id": 1, "text": "hello world"}]))
+    cfg = write_config(tmp_path / "c.yaml", "  - {name: s, paths: [d.jsonl], format: jsonl}")
+    proc = subprocess.run([sys.executable, "-m", "pilewright.pipeline.cli.main", "run", "--config", str(cfg),
+                           "--output", str(tmp_path / "out"), "--quiet"],
+                          capture_output=True, text=True, cwd=REPO, timeout=300)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [one_line(proc.stderr)]
+    assert "tokenizer.train.vocab_size=600 is too large" in proc.stderr
+
+
+def test_the_readme_promises_what_these_tests_check():
+    from pilewright.pipeline.job.policy import EXIT_POLICY
+    from pilewright.schemas.config import PolicyConfig
+
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("### What pilewright promises", 1)[1].split("\n## ", 1)[0]
+    assert "tests/test_reliability.py" in section and "tests/test_resume.py" in section
+    assert "`pilewright run --resume`" in section and "byte-identical" in section
+    assert f"exits with status {EXIT_POLICY}" in section and "2: an error you can fix" in section
+    for key, value in PolicyConfig().model_dump().items():
+        shown = str(value).lower() if isinstance(value, bool) else str(value)
+        assert f"`{key}`" in section and shown in section, key
+
+
+# ---- the id rule itself (pure) ------------------------------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from pilewright.transforms.ingest.ids import Place, unique_ids  # noqa: E402
+
+_places = st.lists(
+    st.builds(Place, st.sampled_from(["a", "b"]), st.sampled_from(["/d1/x.jsonl", "/d2/x.jsonl", "/d1/y.jsonl"]),
+              st.just(""), st.integers(1, 4)),
+    min_size=0, max_size=8, unique_by=lambda p: (p.path, p.record),
+).map(lambda ps: [p._replace(rel_path=p.path.rsplit("/", 1)[1]) for p in ps])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(_places, st.randoms(use_true_random=False))
+def test_shared_ids_become_unique_whatever_the_order(places, rnd):
+    renamed = unique_ids("doc-1", places)
+    if len(places) < 2:
+        assert renamed == []  # an id nobody else has is never touched
+        return
+    new = [n for _p, n in renamed]
+    assert len(set(new)) == len(places) and all(n.startswith("doc-1#") for n in new)
+    shuffled = list(places)
+    rnd.shuffle(shuffled)
+    assert unique_ids("doc-1", shuffled) == renamed  # order-independent: same ids on every runner

@@ -1,0 +1,122 @@
+"""``pilewright run --resume``: SIGKILL at several points, then resume; the outputs equal an uninterrupted run."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, sample_texts
+
+OUTPUTS = ("manifest.json", "tokens", "tokenizer", "documents", "rejected", "dead_letter")
+# what a run without --resume writes byte for byte the same (side outputs: the same rows)
+SAME_AS_PLAIN = ("manifest.json", "tokens", "tokenizer")
+
+
+def digests(out: Path, names=OUTPUTS) -> dict[str, str]:
+    got = {}
+    for name in names:
+        paths = [out / name] if (out / name).is_file() else sorted((out / name).iterdir())
+        for path in paths:
+            got[str(path.relative_to(out))] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return got
+
+
+def command(cfg: Path, out: Path, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "pilewright.pipeline.cli.main", "run", "--config", str(cfg), "--output", str(out),
+            "--quiet", *extra]
+
+
+def run(cfg: Path, out: Path, *extra: str) -> None:
+    proc = subprocess.run(command(cfg, out, *extra), capture_output=True, text=True, cwd=REPO, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+
+
+def kill_when(cfg: Path, out: Path, ready) -> bool:
+    """Starts a --resume run and SIGKILLs its process group once ``ready(out)``; True if it was killed."""
+    proc = subprocess.Popen(command(cfg, out, "--resume"), cwd=REPO, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        if ready(out):
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return True
+        time.sleep(0.02)
+    proc.wait()
+    return False
+
+
+def in_curate(out: Path) -> bool:
+    work = out / ".work" / "curate"
+    return work.is_dir() and any(work.rglob("*")) and not (out / ".work" / "curate.json").exists()
+
+
+def after_marker(out: Path) -> bool:
+    return (out / ".work" / "curate.json").exists()
+
+
+def in_finish(out: Path) -> bool:
+    return after_marker(out) and (out / "tokenizer").is_dir() and any((out / "tokenizer").iterdir())
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("resume")
+    texts = sample_texts(30)
+    with open(root / "d.jsonl", "w") as f:
+        for i, r in enumerate(texts + texts[:5]):  # five exact duplicates for dedup to drop
+            f.write(json.dumps({"id": i, "text": r["text"]}) + "\n")
+        f.write("{not json\n")
+    cfg = root / "c.yaml"
+    cfg.write_text("sources: [{name: s, paths: [d.jsonl], format: jsonl}]\n"
+                   "stages: {normalize: {}, dedup: {}}\n"
+                   "tokenizer: {train: {vocab_size: 600}}\nshards: {num_shards: 2}\n")
+    reference = root / "reference"
+    run(cfg, reference, "--resume")
+    return root, cfg, digests(reference)
+
+
+def test_resume_without_interruption_matches_a_plain_run(corpus):
+    root, cfg, reference = corpus
+    plain = root / "plain"
+    run(cfg, plain)
+    assert {k: v for k, v in reference.items() if k.split("/")[0] in SAME_AS_PLAIN} == digests(plain, SAME_AS_PLAIN)
+    assert not (root / "reference" / ".work").exists()  # removed when the run finished
+
+
+@pytest.mark.parametrize("point", [in_curate, after_marker, in_finish], ids=lambda f: f.__name__)
+def test_sigkill_then_resume_gives_the_uninterrupted_outputs(corpus, point):
+    root, cfg, reference = corpus
+    out = root / f"killed_{point.__name__}"
+    killed = kill_when(cfg, out, point)
+    assert killed, "the run finished before the kill point; the corpus is too small to hit it"
+    run(cfg, out, "--resume")
+    assert digests(out) == reference
+    facts = json.loads((out / "audit" / "run.json").read_text())["resume"]
+    assert facts["reused_phase"] == (None if point is in_curate else "curate")
+    assert not (out / ".work").exists()
+
+
+def test_a_changed_input_or_config_is_not_reused(tmp_path):
+    from pilewright.pipeline.job.config import load_config
+    from pilewright.pipeline.job.resume import fingerprint, input_manifest, usable_checkpoint, write_marker
+
+    (tmp_path / "d.jsonl").write_text('{"id": 1, "text": "x"}\n')
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("sources: [{name: s, paths: [d.jsonl], format: jsonl}]\n")
+    loaded = load_config(str(cfg))
+    out = str(tmp_path / "out")
+    fp = fingerprint(loaded.sha256, input_manifest(loaded.resolved))
+    write_marker(out, {"fingerprint": fp, "stages": ["ingest"]})
+    assert usable_checkpoint(out, fp) is not None
+    os.utime(tmp_path / "d.jsonl", (time.time() + 5, time.time() + 5))  # same bytes, new mtime
+    assert fingerprint(loaded.sha256, input_manifest(loaded.resolved)) != fp
+    cfg.write_text("run: {seed: 7}\nsources: [{name: s, paths: [d.jsonl], format: jsonl}]\n")
+    assert load_config(str(cfg)).sha256 != loaded.sha256
