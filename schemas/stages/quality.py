@@ -6,13 +6,23 @@ threshold set to ``null`` turns that single check off.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from pilewright.schemas.stages.base import Frozen
 
 QUALITY_RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "c4_paper", "c4_tfds", "fineweb")
+
+
+def _omit_defaults(model, data, fields: tuple[str, ...]):
+    """``data`` without ``fields`` that hold their default: keys added after a run recorded its config
+    (the manifest's ``config``) do not change that record while unused."""
+    if isinstance(data, dict):
+        for name in fields:
+            if name in data and getattr(model, name) == type(model).model_fields[name].default:
+                data.pop(name)
+    return data
 
 
 class NormalizeConfig(Frozen):
@@ -35,6 +45,16 @@ class NormalizeConfig(Frozen):
     max_blank_lines: Optional[int] = Field(default=1, ge=0)
     # a document that is empty after normalization is dropped as `normalize:empty`
     drop_empty: bool = True
+    # rejoin the line structure HTML extraction breaks (filings, hard-wrapped wires): `wrapped` joins a
+    # line to the next when it does not end a sentence; `table_cells` also joins runs of short blocks
+    # (table cells and inline fragments each put on their own line) into one line. `none`: as extracted
+    rejoin_lines: Literal["none", "wrapped", "table_cells"] = "none"
+
+    _ADDED: ClassVar[tuple[str, ...]] = ("rejoin_lines",)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        return _omit_defaults(self, handler(self), self._ADDED)
 
 
 class LangIdConfig(Frozen):
@@ -49,6 +69,17 @@ class LangIdConfig(Frozen):
     # another fastText language model (lid.176.bin, GlotLID, ...): any local or Beam/fsspec path; labels
     # like __label__en or __label__eng_Latn
     model: Optional[str] = None
+    # what the model reads: the whole document, or only its prose lines (lines of at least
+    # `prose_min_words` words, most of them with a letter), so the number columns of a filing's tables do
+    # not pull an English document below `min_score`; a document without prose lines is read whole
+    over: Literal["document", "prose_lines"] = "document"
+    prose_min_words: int = Field(default=6, ge=1)
+
+    _ADDED: ClassVar[tuple[str, ...]] = ("over", "prose_min_words")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        return _omit_defaults(self, handler(self), self._ADDED)
 
     @field_validator("languages")
     @classmethod
