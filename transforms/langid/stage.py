@@ -47,7 +47,7 @@ def _is_prose(words: list[str], min_words: int) -> bool:
     if len(words) < min_words:
         return False
     # a table row of figures has words, but few of them with a letter
-    return sum(1 for w in words if any(c.isalpha() for c in w)) * 5 >= len(words) * 4
+    return sum(1 for w in words if any(c.isalpha() for c in w)) * 3 >= len(words) * 2
 
 
 def prose_text(text: str, min_words: int) -> str:

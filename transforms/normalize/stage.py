@@ -89,13 +89,20 @@ def _is_heading(line: str) -> bool:
     return len(letters) >= 3 and all(c.isupper() for c in letters)
 
 
-def _join_wrapped(block: list[str]) -> list[str]:
+def _join_wrapped(block: list[str], fragments: bool) -> list[str]:
+    """Lines of a block joined where a wrap broke a sentence. A line was wrapped when the next line's
+    first word would not have fitted on it (the block's longest line is the width) or the next line
+    goes on in lower case, so a table's short rows stay rows; with ``fragments`` (HTML extraction, where inline elements land on lines of their own)
+    every line not ending a sentence is joined."""
+    width = max(len(line) for line in block)
     out: list[str] = []
-    for line in block:
+    for i, line in enumerate(block):
         if out and not _ends_sentence(out[-1]) and not _is_heading(out[-1]) and not _is_heading(line):
-            out[-1] = f"{out[-1]} {line}"
-        else:
-            out.append(line)
+            prev = block[i - 1]
+            if fragments or line[0].islower() or len(prev) + 1 + len(line.split(" ", 1)[0]) > width - 2:
+                out[-1] = f"{out[-1]} {line}"
+                continue
+        out.append(line)
     return out
 
 
@@ -123,7 +130,7 @@ def rejoin_lines(text: str, mode: str) -> str:
             current = []
     if current:
         blocks.append(current)
-    joined = [_join_wrapped(b) if b else b for b in blocks]
+    joined = [_join_wrapped(b, mode == "table_cells") if b else b for b in blocks]
     if mode == "table_cells":
         merged: list[list[str]] = []
         run: list[str] = []  # cells of the current run
