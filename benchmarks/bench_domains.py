@@ -319,6 +319,10 @@ def main() -> int:
         print(f"{source:15s} {own:12s} {n:5d} {_pct(kw, n)} {_pct(ko, n)} | {nl:5d} {_pct(kwl, nl)} {_pct(kol, nl)}  "
               f"{_top(r for r, lg in zip(mine, long_) if lg)}")
         print(f"{'':15s} {'(web drops)':12s} {_top(web)}")
+        if len(rows) <= 50:  # a small source: every document its own profile drops, to judge by eye
+            for r, reason in zip(rows, mine):
+                if reason:
+                    print(f"{'':15s}   dropped {r.get('id', '?')[:48]:48s} {reason}")
 
     print("\n2. Junk set: share dropped")
     junk = junk_set(args.junk_per_kind)

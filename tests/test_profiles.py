@@ -171,3 +171,37 @@ def test_the_manifest_section_records_each_sources_profile_and_digest():
     assert section["sources"]["web"]["profile"] is None
     assert section["sources"]["wires"]["digest"] != section["sources"]["web"]["digest"]
     assert section["sources"]["wires"]["blocks"]["quality"]["gopher_quality"]["min_doc_words"] == 5
+
+
+def test_junk_signals_catch_word_salad_and_spam_but_not_prose():
+    import random
+
+    from pilewright.schemas.stages.quality import JunkConfig
+    from pilewright.transforms.quality.junk import junk_reason, junk_signals
+
+    text = ("The company said its revenue rose in the quarter. It expects growth to continue next year. "
+            "Analysts asked about the margin. The chief executive said costs fell. Shares rose on the news.")
+    cfg = JunkConfig()
+    assert junk_reason(junk_signals(text, cfg), cfg) is None
+    words = text.split()
+    random.Random(3).shuffle(words)
+    salad = " ".join(words) + " " + " ".join(words[::-1])
+    assert junk_reason(junk_signals(salad, cfg), cfg) == "word_salad"
+    spam = text + " Click here to order now! Act now, limited time offer! To be removed from our mailing list, click below."
+    assert junk_reason(junk_signals(spam, cfg), cfg) in ("spam_phrases", "exclamations")
+
+
+def test_langid_over_prose_lines_reads_the_prose_not_the_tables():
+    from pilewright.schemas.stages.quality import LangIdConfig
+    from pilewright.transforms.langid.stage import identify, prose_text
+    from pilewright.transforms.fasttext_models import DEFAULT_LANGID_MODEL, load_fasttext, local_model_path
+
+    prose_line = "The company reported that its net revenue increased because of higher sales in the period."
+    table = "\n".join(f"{2020 + i} $ {1000 + 37 * i:,} {12.5 + i}% {3 * i} ({i})" for i in range(40))
+    text = prose_line + "\n" + table
+    assert prose_text(text, 6) == prose_line
+    assert prose_text(table, 6) == table  # no prose line: the whole text is read
+    model = load_fasttext(local_model_path(DEFAULT_LANGID_MODEL))
+    lang, score = identify(model, text, LangIdConfig(over="prose_lines"))
+    assert lang == "en" and score > 0.65
+    assert identify(model, prose_line, LangIdConfig(over="prose_lines")) == identify(model, prose_line, LangIdConfig())

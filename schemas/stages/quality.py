@@ -12,7 +12,7 @@ from pydantic import Field, field_validator, model_serializer, model_validator
 
 from pilewright.schemas.stages.base import Frozen
 
-QUALITY_RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "c4_paper", "c4_tfds", "fineweb")
+QUALITY_RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "c4_paper", "c4_tfds", "fineweb", "junk")
 
 
 def _omit_defaults(model, data, fields: tuple[str, ...]):
@@ -200,6 +200,25 @@ class FineWebConfig(Frozen):
     new_line_ratio: float = 0.3
 
 
+class JunkConfig(Frozen):
+    """pilewright's junk signals (``transforms/quality/junk.py``): word salad and spam, judged apart from
+    the sentence, repetition and letter rules a domain profile loosens. Not in the default rule sets; the
+    shipped domain profiles add it. A threshold set to ``null`` turns that check off."""
+
+    # share of sentence ends followed by a lower-case word (word salad: most of them)
+    max_lower_after_stop: Optional[float] = 0.5
+    min_sentence_ends: int = Field(default=4, ge=1)
+    # share of prepositions followed by an article or determiner (English prose: about a third)
+    min_prep_det_ratio: Optional[float] = None
+    min_prepositions: int = Field(default=15, ge=1)
+    # marketing phrases ("click here", "unsubscribe", ...) per 1,000 words
+    max_spam_phrases_per_1k: Optional[float] = 2.5
+    # share of sentence ends that are "!" (prose, filings, news, calls: below 0.01)
+    max_exclaim_ratio: Optional[float] = 0.1
+    # share of 3+-letter words in capitals (off: filing headers and wire headlines are in capitals)
+    max_upper_word_ratio: Optional[float] = None
+
+
 class ClassifierConfig(Frozen):
     """One fastText classifier the quality stage scores every document with."""
 
@@ -224,7 +243,14 @@ class QualityConfig(Frozen):
     c4_paper: C4PaperConfig = C4PaperConfig()
     c4_tfds: C4TfdsConfig = C4TfdsConfig()
     fineweb: FineWebConfig = FineWebConfig()
+    junk: JunkConfig = JunkConfig()
     classifiers: list[ClassifierConfig] = Field(default_factory=list)
+
+    _ADDED: ClassVar[tuple[str, ...]] = ("junk",)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        return _omit_defaults(self, handler(self), self._ADDED)
 
     @field_validator("rules")
     @classmethod
