@@ -87,15 +87,27 @@ def test_profile_counts_annotations_exactly():
     assert prof["quality_sample"]["signals"]["q"]["p50"] == 0.5
 
 
+def test_histograms_are_read_in_the_one_shape_stages_write():
+    h = as_histogram({"edges": [1, 2, 3, 5], "counts": [4, 2, 1]})
+    assert h is not None and h.counts == [4, 2, 1] and len(h.edges) == 4
+
+
 @pytest.mark.parametrize("payload", [
-    {"edges": [1, 2, 3, 5], "counts": [4, 2, 1]},
     {"1": 4, "2": 2, "3": 1},
     [[1, 4], [2, 2], [3, 1]],
-    [{"size": 1, "clusters": 4}, {"size": 2, "clusters": 2}, {"size": 3, "clusters": 1}],
+    {"edges": [1, 2, 3], "counts": [4, 2, 1]},  # edges must bound every bin
 ])
-def test_histogram_shapes_stages_use_are_recognized(payload):
-    h = as_histogram(payload)
-    assert h is not None and h.counts == [4, 2, 1] and len(h.edges) == 4
+def test_other_shapes_are_not_guessed_into_histograms(payload):
+    assert as_histogram(payload) is None
+
+
+def test_a_known_section_in_another_shape_is_one_line(tmp_path):
+    from pilewright.pipeline.audit.summary import SummaryError, build_dedup
+
+    audit = {"stages": [{"name": "dedup", "in": 2, "kept": 2, "rejected": 0, "errors": 0, "reasons": {},
+                         "by_source": {}, "stats": {"duplicates": {"clusters": 3}}}]}
+    with pytest.raises(SummaryError, match="stage 'dedup' stats section 'duplicates'.*n_clusters"):
+        build_dedup(audit, None)
 
 
 def test_not_a_histogram_is_none():
@@ -108,12 +120,12 @@ def _rejected(i: int, reason: str, source: str = "web") -> RejectedDocument:
 
 
 def test_audit_rows_fold_reasons_that_name_a_document():
-    from pilewright.pipeline.job.audit_counts import SEP, _row_key
+    from pilewright.pipeline.job.audit_counts import _row_key
 
     keys = {_row_key(_rejected(i, f"dedup:near:web/{i}"), stage="dedup", outcome="rejected")[0] for i in range(50)}
-    assert keys == {SEP.join(("dedup", "web", "rejected", "dedup:near"))}
+    assert keys == {("dedup", "web", "rejected", "dedup:near")}
     key, value = _row_key(_rejected(1, "c4:lorem_ipsum"), stage="quality", outcome="rejected")
-    assert key.split(SEP)[3] == "c4:lorem_ipsum" and value == (1, 310, 0)
+    assert key[3] == "c4:lorem_ipsum" and value == (1, 310, 0)
 
 
 def test_dropped_samples_are_the_smallest_hashes_per_stage_reason_source():

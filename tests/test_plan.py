@@ -111,15 +111,42 @@ def test_cli_plan_prints_tokens_per_domain_and_days(capsys):
     assert "on 64 x A100 (312 TFLOPS dense bf16 peak each) at MFU 0.4: 7.57 days" in out
 
 
+def _as_written(audit: dict) -> tuple[dict, dict]:
+    """(audit.json, run.json) as a run writes them: every field of the schema, run facts in their own file."""
+    counts = {"in": 0, "kept": 0, "rejected": 0, "errors": 0, "kept_chars": 0, "kept_tokens": 0,
+              "reasons": {}, "error_types": {}, "conserved": True}
+    stages = [
+        {**counts, "name": s["name"], "stats": {}, "size_hist": {},
+         "by_source": {k: {**counts, "rejected_chars": 0, **v} for k, v in s["by_source"].items()}}
+        for s in audit["stages"]
+    ]
+    run = {"seconds": audit["run"]["seconds"], "beam_args": [], "stage_seconds": audit["run"]["stage_seconds"],
+           "telemetry": {}}
+    return {"audit_version": 1, "stages": stages}, run
+
+
 def test_cli_plan_from_run_reads_the_output_folder(tmp_path, capsys):
     (tmp_path / "audit").mkdir()
-    (tmp_path / "audit" / "audit.json").write_text(json.dumps(_audit({"ingest": 2.0, "tokenize": 6.0})))
-    manifest = {"config": {"mix": {"domains": {"finance": 0.6, "general": 0.4}}}}
+    audit, run = _as_written(_audit({"ingest": 2.0, "tokenize": 6.0}))
+    (tmp_path / "audit" / "audit.json").write_text(json.dumps(audit))
+    (tmp_path / "audit" / "run.json").write_text(json.dumps(run))
+    manifest = {
+        "manifest_version": 1, "total_tokens": 0, "total_docs": 0, "num_shards": 0, "shards": [],
+        "tokens_by_domain": {}, "tokens_by_source": {},
+        "tokenizer": {"path": "tokenizer/t.model", "kind": "sentencepiece", "sha256": "0" * 64, "vocab_size": 8,
+                      "eos_id": 2, "bos_id": None, "token_dtype": "uint16"},
+        "seed": 0, "config_sha256": "0" * 64, "versions": {},
+        "config": {"mix": {"domains": {"finance": 0.6, "general": 0.4}}},
+    }
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     assert main(["plan", "--params", "1e6", "--from-run", str(tmp_path), "--gpus", "8", "--gpu", "h100"]) == 0
     out = capsys.readouterr().out
     assert "finance       0.600" in out  # the run's own mix when --domains is not given
     assert "tokens/char" in out and "tokenize" in out and "8 x H100 (989 TFLOPS" in out
+    # a file that is not what a run writes is one line naming the field, not a KeyError later
+    (tmp_path / "audit" / "run.json").write_text(json.dumps({"seconds": 1.0}))
+    assert main(["plan", "--params", "1e6", "--from-run", str(tmp_path)]) == 2
+    assert "run.json: not a pilewright runfacts file: beam_args: Field required" in capsys.readouterr().err
 
 
 def test_cli_plan_errors_are_one_line(tmp_path, capsys):
@@ -153,7 +180,9 @@ def test_published_table_every_cell_with_its_implied_mfu(capsys):
 
 def test_continued_pretraining_split_raw_text_and_gpu_days(tmp_path, capsys):
     (tmp_path / "audit").mkdir()
-    (tmp_path / "audit" / "audit.json").write_text(json.dumps(_audit({"ingest": 2.0, "tokenize": 6.0})))
+    audit, run = _as_written(_audit({"ingest": 2.0, "tokenize": 6.0}))
+    (tmp_path / "audit" / "audit.json").write_text(json.dumps(audit))
+    (tmp_path / "audit" / "run.json").write_text(json.dumps(run))
     args = ["plan", "--params", "8e9", "--extra-tokens", "40e9", "--replay", "0.25", "--domain-name", "finance",
             "--from-run", str(tmp_path), "--gpus", "64"]
     assert main(args) == 0

@@ -123,16 +123,28 @@ class AnnotateAndFilter(beam.PTransform):
         errors = outs["errors"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=self._stage).with_output_types(
             DeadLetter
         )
-        # identity maps pin the element types so RowCoder, not pickle, encodes the tagged outputs
-        return StageResult(
-            main=outs["kept"] | "TypeKept" >> beam.Map(_identity).with_output_types(Document),
-            rejected=outs[self.REJECTED] | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
-            errors=errors,
-        )
+        return typed_stage_result(outs["kept"], outs[self.REJECTED], errors)
 
 
 def _identity(x):
     return x
+
+
+def pin_type(pc: beam.PCollection, record_type: type, label: str) -> beam.PCollection:
+    """``pc`` with its element type declared: tagged outputs of a ParDo have none, and without one Beam
+    pickles the records between steps instead of encoding them with RowCoder."""
+    return pc | label >> beam.Map(_identity).with_output_types(record_type)
+
+
+def typed_stage_result(main: beam.PCollection, rejected: beam.PCollection, errors: beam.PCollection,
+                       stats: Optional[beam.PCollection] = None) -> StageResult:
+    """The StageResult of a document stage, every output's record type pinned (see ``pin_type``)."""
+    return StageResult(
+        main=pin_type(main, Document, "TypeKept"),
+        rejected=pin_type(rejected, RejectedDocument, "TypeRejected"),
+        errors=pin_type(errors, DeadLetter, "TypeErrors"),
+        stats=stats,
+    )
 
 
 def rejected_output(doc: Document, stage: str, reason: str) -> beam.pvalue.TaggedOutput:

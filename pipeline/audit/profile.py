@@ -22,7 +22,9 @@ from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 from pilewright.transforms.hashing import stable_hash64
 from pilewright.transforms.stage import SNIPPET_CHARS, StageResult
 
-SEP = "\x1f"
+# aggregation keys are tuples of strings (Beam encodes them deterministically), never joined text
+SizeKey = tuple[str, str, str, str]  # (stage, source, "<outcome>:<unit>", bin)
+LabelKey = tuple[str, str, str]  # (kind, source, label) and (stage, reason or error type, source)
 SAMPLES_PER_REASON = 5
 QUALITY_SAMPLE_DOCS = 2000
 LANG_SCORE_BINS = 20
@@ -68,7 +70,7 @@ def record_kind(element) -> str:
     return ""
 
 
-def _size_row(element, stage: str, outcome: str) -> tuple[str, int]:
+def _size_row(element, stage: str, outcome: str) -> tuple[SizeKey, int]:
     """(stage, source, "<outcome>:<unit>", bin) -> 1 for one output record: chars of documents, tokens of
     tokenized documents."""
     kind = record_kind(element)
@@ -81,7 +83,7 @@ def _size_row(element, stage: str, outcome: str) -> tuple[str, int]:
     else:
         # dead letters, and rejections that carry no text size (e.g. after tokenization)
         unit, size = "", 0
-    return SEP.join((stage, getattr(element, "source", "") or "", f"{outcome}:{unit}", str(size_bin(size)))), 1
+    return (stage, getattr(element, "source", "") or "", f"{outcome}:{unit}", str(size_bin(size))), 1
 
 
 def stage_sizes(stage: str, result: StageResult) -> beam.PCollection:
@@ -96,11 +98,11 @@ def stage_sizes(stage: str, result: StageResult) -> beam.PCollection:
     return parts | f"AuditSize{stage}Flatten" >> beam.Flatten() | f"AuditSize{stage}Sum" >> beam.CombinePerKey(sum)
 
 
-def assemble_sizes(size_rows: Sequence[tuple[str, int]]) -> dict[str, dict]:
+def assemble_sizes(size_rows: Sequence[tuple[SizeKey, int]]) -> dict[str, dict]:
     """{stage: {"<outcome>:<unit>": {source: {bin: docs}}}} with bins in ascending order. Pure."""
     out: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(dict)))
     for key, n in size_rows:
-        stage, source, what, b = key.split(SEP)
+        stage, source, what, b = key
         if what.endswith(":"):
             continue  # a record with no size (not a document)
         cell = out[stage][what][source]
@@ -117,23 +119,23 @@ def assemble_sizes(size_rows: Sequence[tuple[str, int]]) -> dict[str, dict]:
 # ---- the curated documents' profile ---------------------------------------------------------------------
 
 
-def profile_rows(doc: Document) -> list[tuple[str, int]]:
+def profile_rows(doc: Document) -> list[tuple[LabelKey, int]]:
     """Counting rows of one curated document's annotations: (kind, source, label) -> n. Pure."""
     src = doc.source
-    rows: list[tuple[str, int]] = [(SEP.join(("docs", src, "")), 1)]
+    rows: list[tuple[LabelKey, int]] = [(("docs", src, ""), 1)]
     if doc.lang is not None:
-        rows.append((SEP.join(("lang", src, doc.lang)), 1))
+        rows.append((("lang", src, doc.lang), 1))
     if doc.lang_score is not None:
         b = min(LANG_SCORE_BINS - 1, max(0, int(doc.lang_score * LANG_SCORE_BINS)))
-        rows.append((SEP.join(("lang_score", src, str(b))), 1))
+        rows.append((("lang_score", src, str(b)), 1))
     if doc.pii_counts:
         for entity, n in doc.pii_counts.items():
             if n:
-                rows.append((SEP.join(("pii", src, entity)), int(n)))
+                rows.append((("pii", src, entity), int(n)))
         if any(doc.pii_counts.values()):
-            rows.append((SEP.join(("pii_docs", src, "")), 1))
+            rows.append((("pii_docs", src, ""), 1))
     if doc.dup_cluster:
-        rows.append((SEP.join(("dup_cluster", src, "")), 1))
+        rows.append((("dup_cluster", src, ""), 1))
     return rows
 
 
@@ -163,11 +165,11 @@ def signal_summary(values: Sequence[float], bins: int = 20) -> dict:
     }
 
 
-def assemble_profile(rows: Sequence[tuple[str, int]], quality_sample: Sequence[tuple]) -> dict:
+def assemble_profile(rows: Sequence[tuple[LabelKey, int]], quality_sample: Sequence[tuple]) -> dict:
     """The ``curated`` audit section from the combined rows and the quality sample. Pure."""
     table: dict = defaultdict(lambda: defaultdict(dict))
     for key, n in rows:
-        kind, src, label = key.split(SEP)
+        kind, src, label = key
         table[kind][src][label] = table[kind][src].get(label, 0) + n
 
     def by_source(kind: str) -> dict:
@@ -257,28 +259,28 @@ def reason_group(reason: str) -> str:
     return ":".join(reason.split(":")[:2])
 
 
-def _dropped_key(rec: RejectedDocument, seed: int) -> tuple[str, tuple[int, str, str, str]]:
+def _dropped_key(rec: RejectedDocument, seed: int) -> tuple[LabelKey, tuple[int, str, str, str]]:
     return (
-        SEP.join((rec.stage, reason_group(rec.reason), rec.source)),
+        (rec.stage, reason_group(rec.reason), rec.source),
         (_order(seed, rec.id), rec.id, rec.reason, rec.snippet[:SNIPPET_CHARS]),
     )
 
 
-def _dead_letter_key(rec: DeadLetter, seed: int) -> tuple[str, tuple]:
+def _dead_letter_key(rec: DeadLetter, seed: int) -> tuple[LabelKey, tuple]:
     where = rec.path or ""
     ident = rec.doc_id or f"{where}:{rec.offset if rec.offset is not None else ''}"
     return (
-        SEP.join((rec.stage, rec.error_type, rec.source)),
+        (rec.stage, rec.error_type, rec.source),
         (_order(seed, ident), rec.doc_id or "", where, -1 if rec.offset is None else int(rec.offset),
          rec.error[:SNIPPET_CHARS], rec.payload_prefix[:SNIPPET_CHARS]),
     )
 
 
-def assemble_dropped(groups: Iterable[tuple[str, list]], per_key: int) -> dict:
+def assemble_dropped(groups: Iterable[tuple[LabelKey, list]], per_key: int) -> dict:
     """{"per_key": N, "groups": [{stage, reason, source, samples: [{id, reason, snippet}]}]} sorted. Pure."""
     out = []
     for key, samples in sorted(groups):
-        stage, reason, source = key.split(SEP)
+        stage, reason, source = key
         out.append({
             "stage": stage, "reason": reason, "source": source,
             "samples": [{"id": doc_id, "reason": full, "snippet": snip} for _k, doc_id, full, snip in sorted(samples)],
@@ -286,10 +288,10 @@ def assemble_dropped(groups: Iterable[tuple[str, list]], per_key: int) -> dict:
     return {"per_key": per_key, "groups": out}
 
 
-def assemble_dead_letters(groups: Iterable[tuple[str, list]], per_key: int) -> dict:
+def assemble_dead_letters(groups: Iterable[tuple[LabelKey, list]], per_key: int) -> dict:
     out = []
     for key, samples in sorted(groups):
-        stage, error_type, source = key.split(SEP)
+        stage, error_type, source = key
         out.append({
             "stage": stage, "error_type": error_type, "source": source,
             "samples": [

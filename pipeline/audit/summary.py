@@ -13,10 +13,25 @@ import math
 from typing import Any, Optional
 
 from apache_beam.io.filesystems import FileSystems
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from pilewright.schemas.errors import UserError
 from pilewright.schemas import layout
+from pilewright.schemas.audit import (
+    DEDUP_CLUSTER_SIZES,
+    DEDUP_DUPLICATES,
+    DEDUP_LARGEST_CLUSTERS,
+    LANGID_LANGUAGES,
+    PII_ENTITIES,
+    Audit,
+    DuplicatesSection,
+    HistogramSection,
+    LanguageCounts,
+    LargestCluster,
+    PiiEntitiesSection,
+    RunFacts,
+)
+from pilewright.schemas.manifest import Manifest
 from pilewright.pipeline.audit.profile import (
     CURATED_SECTION,
     DEAD_LETTER_SAMPLES_SECTION,
@@ -219,12 +234,36 @@ def read_json(path: str) -> dict:
         return json.loads(f.read().decode("utf-8"))
 
 
+def schema_problem(model: type[BaseModel], doc: Any) -> Optional[str]:
+    """None if ``doc`` matches ``model``; else its first mismatch as "field.path: message"."""
+    try:
+        model.model_validate(doc)
+    except ValidationError as e:
+        first = e.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(top level)"
+        return f"{where}: {first['msg']} ({e.error_count()} problem(s))"
+    return None
+
+
+def read_validated(path: str, model: type[BaseModel]) -> dict:
+    """A run file, checked against the model its producer dumped; a mismatch is one SummaryError line (the
+    file was written by another version, or edited)."""
+    try:
+        doc = read_json(path)
+    except ValueError as e:
+        raise SummaryError(f"{path}: not valid JSON ({e})") from None
+    problem = schema_problem(model, doc)
+    if problem is not None:
+        raise SummaryError(f"{path}: not a pilewright {model.__name__.lower()} file: {problem}")
+    return doc
+
+
 def with_run_facts(audit: dict, out_dir: str) -> dict:
     """The audit with the launcher's after-run facts (``audit/run.json``) as ``run`` and ``telemetry``."""
     run_path = out_path(out_dir, layout.RUN)
     if not FileSystems.exists(run_path):
         return audit
-    run = read_json(run_path)
+    run = read_validated(run_path, RunFacts)
     return {**audit, "telemetry": run.pop("telemetry", {}), "run": run}
 
 
@@ -233,9 +272,9 @@ def load_run_files(out_dir: str) -> tuple[dict, dict]:
     audit_path = out_path(out_dir, AUDIT_PATH)
     if not FileSystems.exists(audit_path):
         raise SummaryError(f"{audit_path} not found: is {out_dir} the output folder of a `pilewright run`?")
-    audit = with_run_facts(read_json(audit_path), out_dir)
+    audit = with_run_facts(read_validated(audit_path, Audit), out_dir)
     manifest_path = out_path(out_dir, MANIFEST_PATH)
-    manifest = read_json(manifest_path) if FileSystems.exists(manifest_path) else {}
+    manifest = read_validated(manifest_path, Manifest) if FileSystems.exists(manifest_path) else {}
     return audit, manifest
 
 
@@ -453,37 +492,23 @@ def build_lengths(audit: dict, only: Optional[str]) -> list[Distribution]:
 
 
 def as_histogram(payload: Any, unit: str = "") -> Optional[Histogram]:
-    """A histogram from the shapes stages use for one: {"edges": [...], "counts": [...]}, {label: count},
-    [[label, count], ...] or [{"size"|"bin"|"value": x, "count"|"n"|"clusters"|"docs": n}, ...]. Labels
-    must be numbers; None when the payload is not a histogram."""
-    pairs: list[tuple[float, int]] = []
-    try:
-        if isinstance(payload, dict) and "counts" in payload and ("edges" in payload or "bins" in payload):
-            edges = [float(e) for e in payload.get("edges", payload.get("bins"))]
-            counts = [int(c) for c in payload["counts"]]
-            if len(edges) == len(counts) + 1:
-                return Histogram(unit=unit, edges=edges, counts=counts)
-            if len(edges) == len(counts):
-                pairs = list(zip(edges, counts))
-        elif isinstance(payload, dict) and payload:
-            pairs = [(float(k), int(v)) for k, v in payload.items()]
-        elif isinstance(payload, list) and payload:
-            for item in payload:
-                if isinstance(item, (list, tuple)) and len(item) == 2:
-                    pairs.append((float(item[0]), int(item[1])))
-                elif isinstance(item, dict):
-                    x = next(item[k] for k in ("size", "bin", "value", "key", "cluster_size") if k in item)
-                    n = next(item[k] for k in ("count", "n", "clusters", "docs") if k in item)
-                    pairs.append((float(x), int(n)))
-                else:
-                    return None
-    except (TypeError, ValueError, StopIteration):
+    """The histogram in a stats section written in the one shape every stage uses
+    (``schemas.audit.HistogramSection``); None for any other section."""
+    if schema_problem(HistogramSection, payload) is not None:
         return None
-    if not pairs:
+    h = HistogramSection.model_validate(payload)
+    if len(h.edges) != len(h.counts) + 1 or not h.counts:
         return None
-    pairs.sort()
-    edges = [p[0] for p in pairs] + [pairs[-1][0] + 1]
-    return Histogram(unit=unit, edges=edges, counts=[p[1] for p in pairs], categorical=True)
+    return Histogram(unit=unit, edges=h.edges, counts=h.counts)
+
+
+def _section(model: type[BaseModel], stage: str, name: str, payload: Any) -> Any:
+    """A stats section a view reads by name, checked against the model its stage writes."""
+    problem = schema_problem(model, payload)
+    if problem is not None:
+        raise SummaryError(f"audit.json: stage {stage!r} stats section {name!r} is not the shape pilewright "
+                           f"writes: {problem}")
+    return model.model_validate(payload)
 
 
 def _stage(audit: dict, name: str) -> Optional[dict]:
@@ -497,46 +522,33 @@ def build_dedup(audit: dict, only: Optional[str]) -> Optional[DedupView]:
     v = _stage_view(st, only)
     view = DedupView(removed=int(v["rejected"]), removed_by_reason=_fold(v.get("reasons", {})))
     for section, payload in sorted(st.get("stats", {}).items()):
-        low = section.lower()
-        if "cluster" in low and ("size" in low or "hist" in low) and view.cluster_sizes is None:
+        if section == DEDUP_CLUSTER_SIZES:
             view.cluster_sizes = as_histogram(payload, "documents per cluster")
-        elif ("largest" in low or "top" in low) and isinstance(payload, list):
-            view.largest = [p if isinstance(p, dict) else {"value": p} for p in payload[:10]]
-        elif low == "duplicates" and isinstance(payload, dict):
-            view.clusters = payload.get("n_clusters")
-            view.docs_in_clusters = payload.get("docs_in_clusters")
+        elif section == DEDUP_LARGEST_CLUSTERS:
+            view.largest = [_section(LargestCluster, "dedup", section, p).model_dump() for p in payload[:10]]
+        elif section == DEDUP_DUPLICATES:
+            dup = _section(DuplicatesSection, "dedup", section, payload)
+            view.clusters, view.docs_in_clusters = dup.n_clusters, dup.docs_in_clusters
         else:
             view.sections[section] = payload
     return view
 
 
 def _pii_from_stats(st: dict, only: Optional[str]) -> Optional[PiiView]:
-    """The pii stage's ``entities_by_source``: ``{"by_source": {src: {"documents_with_pii", "entities"}}}``
-    (or a plain ``{src: {entity: n}}``)."""
+    """The pii stage's own ``entities_by_source`` section (``schemas.audit.PiiEntitiesSection``)."""
     stats = st.get("stats", {})
-    section = next((k for k, v in stats.items() if "entit" in k.lower() and isinstance(v, dict)), None)
-    if section is None:
+    if PII_ENTITIES not in stats:
         return None
-    payload = stats[section]
-    per_source = payload.get("by_source", payload) if isinstance(payload.get("by_source"), dict) else payload
-    clean: dict[str, dict[str, int]] = {}
-    docs = 0
-    has_docs = False
-    for src, entry in per_source.items():
-        if not isinstance(entry, dict) or (only is not None and src != only):
-            continue
-        ents = entry.get("entities", entry) if isinstance(entry.get("entities"), dict) else entry
-        clean[src] = {e: int(n) for e, n in ents.items() if isinstance(n, (int, float)) and e != "documents_with_pii"}
-        if isinstance(entry.get("documents_with_pii"), (int, float)):
-            docs += int(entry["documents_with_pii"])
-            has_docs = True
+    section = _section(PiiEntitiesSection, "pii", PII_ENTITIES, stats[PII_ENTITIES])
+    chosen = {src: e for src, e in section.by_source.items() if only is None or src == only}
+    clean = {src: dict(e.entities) for src, e in chosen.items()}
     totals: dict[str, int] = {}
     for ents in clean.values():
         for e, n in ents.items():
             totals[e] = totals.get(e, 0) + n
-    notes = {k: v for k, v in stats.items() if k != section}
+    notes = {k: v for k, v in stats.items() if k != PII_ENTITIES}
     return PiiView(entities=dict(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))), by_source=clean,
-                   notes=notes, docs_with_pii=docs if has_docs else None)
+                   notes=notes, docs_with_pii=sum(e.documents_with_pii for e in chosen.values()))
 
 
 def build_pii(audit: dict, only: Optional[str]) -> Optional[PiiView]:
@@ -577,12 +589,11 @@ def build_languages_at_langid(audit: dict) -> Optional[dict[str, int]]:
     st = _stage(audit, "langid")
     if st is None:
         return None
-    for section, payload in sorted(st.get("stats", {}).items()):
-        if "lang" in section.lower() and isinstance(payload, dict) and payload and all(
-            isinstance(v, (int, float)) for v in payload.values()
-        ):
-            return dict(sorted(((k, int(v)) for k, v in payload.items()), key=lambda kv: (-kv[1], kv[0])))
-    return None
+    payload = st.get("stats", {}).get(LANGID_LANGUAGES)
+    if not payload:
+        return None
+    counts = _section(LanguageCounts, "langid", LANGID_LANGUAGES, payload).root
+    return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
 def build_quality(audit: dict) -> tuple[int, list[SignalSummary]]:

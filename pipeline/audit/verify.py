@@ -27,7 +27,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
-from pilewright.pipeline.audit.summary import AUDIT_PATH, MANIFEST_PATH, out_path, read_json
+from pilewright.pipeline.audit.summary import AUDIT_PATH, MANIFEST_PATH, out_path, read_json, schema_problem
+from pilewright.schemas.audit import Audit
+from pilewright.schemas.manifest import Manifest
 
 HASH_CHUNK = 8 << 20
 MAX_PROBLEMS = 50
@@ -345,6 +347,9 @@ def verify_run(out_dir: str) -> VerifyResult:
         except ValueError as e:
             result.add(f"{MANIFEST_PATH}: not valid JSON ({e})")
     if manifest:
+        problem = schema_problem(Manifest, manifest)
+        if problem is not None:
+            result.add(f"{MANIFEST_PATH}: does not match the manifest schema: {problem}")
         verify_manifest_totals(manifest, result)
         verify_shards(out_dir, manifest, result)
     if not FileSystems.exists(audit_path):
@@ -355,6 +360,9 @@ def verify_run(out_dir: str) -> VerifyResult:
     except ValueError as e:
         result.add(f"{AUDIT_PATH}: not valid JSON ({e})")
         return result
+    problem = schema_problem(Audit, audit)
+    if problem is not None:
+        result.add(f"{AUDIT_PATH}: does not match the audit schema: {problem}")
     verify_funnel(audit, result)
     verify_side_outputs(out_dir, audit, manifest, result)
     return result

@@ -8,7 +8,6 @@ tensor-core figures.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
 import sys
@@ -17,6 +16,7 @@ from typing import Mapping, Optional, Sequence
 
 from pilewright.schemas.errors import UserError
 from pilewright.schemas import layout
+from pilewright.pipeline.audit.summary import load_run_files
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
 DEFAULT_DOMAINS = {"finance": 0.51, "general": 0.49}  # BloombergGPT's FinPile mix
@@ -100,7 +100,7 @@ def parse_domains(text: str) -> dict[str, float]:
 
 
 @dataclass(frozen=True)
-class RunFacts:
+class RunYield:
     """What a finished run tells about yield and cost."""
 
     out_dir: str
@@ -112,7 +112,7 @@ class RunFacts:
     notes: Sequence[str] = field(default_factory=tuple)
 
 
-def facts_from_audit(audit: dict, out_dir: str = "", manifest: Optional[dict] = None) -> RunFacts:
+def facts_from_audit(audit: dict, out_dir: str = "", manifest: Optional[dict] = None) -> RunYield:
     """Yield and cost from a run's audit.json (and its manifest, for the mix it used). Pure."""
     stages = {s["name"]: s for s in audit.get("stages", [])}
     if "ingest" not in stages or "tokenize" not in stages:
@@ -129,26 +129,16 @@ def facts_from_audit(audit: dict, out_dir: str = "", manifest: Optional[dict] = 
     if not stage_seconds:
         notes.append("this run did not record per-stage worker time; only the whole run's wall time is known")
     mix = (manifest or {}).get("config", {}).get("mix") if manifest else None
-    return RunFacts(out_dir, dict(sorted(raw.items())), dict(sorted(curated.items())), stage_seconds,
+    return RunYield(out_dir, dict(sorted(raw.items())), dict(sorted(curated.items())), stage_seconds,
                     float(run.get("seconds", 0.0)), (mix or {}).get("domains"), tuple(notes))
 
 
-def read_run(out_dir: str) -> RunFacts:
-    audit_path = os.path.join(out_dir, "audit", "audit.json")
-    if not os.path.isfile(audit_path):
-        raise PlanError(f"--from-run {out_dir}: no audit/audit.json there (pass the OUT folder of a finished `pilewright run`)")
-    with open(audit_path, encoding="utf-8") as f:
-        audit = json.load(f)
-    run_path = os.path.join(out_dir, *layout.RUN.split("/"))
-    if os.path.isfile(run_path):  # wall time and per-stage seconds, written after the run
-        with open(run_path, encoding="utf-8") as f:
-            audit["run"] = json.load(f)
-    manifest = None
-    manifest_path = os.path.join(out_dir, "manifest.json")
-    if os.path.isfile(manifest_path):
-        with open(manifest_path, encoding="utf-8") as f:
-            manifest = json.load(f)
-    return facts_from_audit(audit, out_dir, manifest)
+def read_run(out_dir: str) -> RunYield:
+    if not os.path.isfile(os.path.join(out_dir, *layout.AUDIT.split("/"))):
+        raise PlanError(f"--from-run {out_dir}: no {layout.AUDIT} there (pass the OUT folder of a finished `pilewright run`)")
+    # the audit's own reader: validated against the schemas, with run.json's facts merged in as "run"
+    audit, manifest = load_run_files(out_dir)
+    return facts_from_audit(audit, out_dir, manifest or None)
 
 
 @dataclass(frozen=True)
@@ -161,7 +151,7 @@ class DomainNeed:
     raw_chars_max_epochs: Optional[float]  # the least raw text, repeating everything max_epochs times
 
 
-def raw_needed(tokens_by_domain: Mapping[str, int], shares: Mapping[str, float], facts: RunFacts,
+def raw_needed(tokens_by_domain: Mapping[str, int], shares: Mapping[str, float], facts: RunYield,
                max_epochs: int = 4) -> list[DomainNeed]:
     """Raw text each domain needs at the yield observed in ``facts`` (tokens after curation per raw char)."""
     out = []
@@ -173,7 +163,7 @@ def raw_needed(tokens_by_domain: Mapping[str, int], shares: Mapping[str, float],
     return out
 
 
-def worker_hours(facts: RunFacts, raw_chars_needed: float) -> dict[str, float]:
+def worker_hours(facts: RunYield, raw_chars_needed: float) -> dict[str, float]:
     """Worker-hours per stage to process ``raw_chars_needed``, scaled linearly from the run's measured time.
 
     Every stage's work grows with the text it sees, and the share of raw text reaching each stage is the
@@ -236,7 +226,7 @@ def _h(n: float) -> str:
 
 
 def plan_lines(params: float, tokens_per_param: float, shares: Mapping[str, float], gpus: int, gpu: str,
-               mfu: float, facts: Optional[RunFacts] = None, max_epochs: int = 4,
+               mfu: float, facts: Optional[RunYield] = None, max_epochs: int = 4,
                extra_tokens: Optional[int] = None) -> list[str]:
     """The planner's report, one line per list item. ``extra_tokens``: continued pretraining of a base model
     of ``params`` parameters on that many more tokens (instead of params x tokens_per_param from scratch)."""
@@ -371,7 +361,7 @@ def run(args: argparse.Namespace) -> int:
             shares = parse_domains(args.domains)
         else:
             shares = dict(facts.mix_domains) if facts is not None and facts.mix_domains else dict(DEFAULT_DOMAINS)
-    except PlanError as e:
+    except UserError as e:  # PlanError, and the audit reader's SummaryError for a malformed run file
         return fail(str(e))
     print("\n".join(plan_lines(args.params, args.tokens_per_param, shares, args.gpus, args.gpu, args.mfu,
                                facts, args.max_epochs,

@@ -9,17 +9,18 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from typing import Iterable, Optional, Sequence
+from typing import Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pilewright.pipeline.audit.profile import assemble_sizes, reason_group, record_kind, stage_sizes
+from pilewright.schemas.audit import AUDIT_VERSION, Audit
+from pilewright.pipeline.audit.profile import SizeKey, assemble_sizes, reason_group, record_kind, stage_sizes
 from pilewright.pipeline.audit.progress import CountingMapFn, ReportStageDone
 from pilewright.transforms.stage import StageResult, sum_triples
 
-SEP = "\x1f"
-AUDIT_VERSION = 1
+# (stage, source, outcome, reason group): a tuple, so no separator can collide with a name
+RowKey = tuple[str, str, str, str]
 
 
 def _measure(element) -> tuple[str, str, tuple[int, int, int]]:
@@ -38,11 +39,11 @@ def _measure(element) -> tuple[str, str, tuple[int, int, int]]:
     return getattr(element, "source", ""), "", (1, 0, 0)
 
 
-def _row_key(element, stage: str, outcome: str) -> tuple[str, tuple[int, int, int]]:
+def _row_key(element, stage: str, outcome: str) -> tuple[RowKey, tuple[int, int, int]]:
     source, reason, value = _measure(element)
     # folded: `dedup:near:<kept id>` names a document, and one audit row per duplicate cluster would make
     # the audit grow with the corpus (the full reason stays on the record in OUT/rejected)
-    return SEP.join((stage, source, outcome, reason_group(reason))), value
+    return (stage, source, outcome, reason_group(reason)), value
 
 
 
@@ -65,9 +66,9 @@ def stage_counts(stage: str, result: StageResult, progress_dir: Optional[str] = 
     return sums
 
 
-def _docs_and_kept(row: tuple[str, tuple[int, int, int]]) -> tuple[int, int]:
+def _docs_and_kept(row: tuple[RowKey, tuple[int, int, int]]) -> tuple[int, int]:
     key, (docs, _chars, _tokens) = row
-    return docs, docs if key.split(SEP)[2] == "kept" else 0
+    return docs, docs if key[2] == "kept" else 0
 
 
 def stage_stats(stage: str, result: StageResult) -> Optional[beam.PCollection]:
@@ -77,16 +78,16 @@ def stage_stats(stage: str, result: StageResult) -> Optional[beam.PCollection]:
 
 
 def assemble_audit(
-    rows: Sequence[tuple[str, tuple[int, int, int]]],
+    rows: Sequence[tuple[RowKey, tuple[int, int, int]]],
     stats: Sequence[tuple[str, str, str]],
     stage_order: Sequence[str],
     source_domains: dict[str, str],
-    size_rows: Sequence[tuple[str, int]] = (),
+    size_rows: Sequence[tuple[SizeKey, int]] = (),
 ) -> dict:
     """The audit document from the combined rows. Pure and order-independent."""
     table: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))))
     for key, (docs, chars, tokens) in rows:
-        stage, source, outcome, reason = key.split(SEP)
+        stage, source, outcome, reason = key
         cell = table[stage][source][outcome][reason]
         cell[0] += docs
         cell[1] += chars
@@ -189,7 +190,8 @@ class WriteAudit(beam.PTransform):
             doc = assemble_audit(row_list, stat_list, order, domains, size_rows)
             for section, payload in sorted(extras or []):
                 doc[section] = json.loads(payload)
-            return _write_json(doc, path)
+            # validated against the schema readers use, so a producer change cannot drift from them
+            return _write_json(Audit.model_validate(doc).dump(), path)
 
         extras_side = (
             beam.pvalue.AsList(extra) if extra is not None

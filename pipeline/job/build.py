@@ -25,6 +25,7 @@ from pilewright.pipeline.audit.summary import load_run_files
 from pilewright.pipeline.job.stage_timing import stage_seconds
 from pilewright.pipeline.job.stages import curation_stages, side_output_hooks
 from pilewright.schemas import layout
+from pilewright.schemas.audit import RunFacts
 from pilewright.tokenizer.spm import model_info
 from pilewright.tokenizer.hf import hf_info
 from pilewright.transforms.stage import METRICS_NAMESPACE, StageResult, sum_pairs
@@ -96,7 +97,7 @@ def build_pipeline(
     tokens_by = (
         tokens
         | "TokensBy" >> beam.FlatMap(
-            lambda t: [(f"source:{t.source}", (1, t.n_tokens)), (f"domain:{t.domain}", (1, t.n_tokens))]
+            lambda t: [(("source", t.source), (1, t.n_tokens)), (("domain", t.domain), (1, t.n_tokens))]
         )
         | "SumTokensBy" >> beam.CombinePerKey(sum_pairs)
     )
@@ -207,9 +208,9 @@ def run_job(
     if dry_run:
         return JobResult(out, {}, {}, seconds)
     tel = telemetry(run_result)
-    run_facts = {"seconds": round(seconds, 3), "beam_args": list(beam_args),
-                 "stage_seconds": stage_seconds(run_result), "telemetry": tel}
-    _write_json(run_facts, FileSystems.join(out, *layout.RUN.split("/")))
+    run_facts = RunFacts(seconds=round(seconds, 3), beam_args=list(beam_args),
+                         stage_seconds=stage_seconds(run_result), telemetry=tel)
+    _write_json(run_facts.dump(), FileSystems.join(out, *layout.RUN.split("/")))
     write_report(out)
     audit, manifest = load_run_files(out)
     return JobResult(out, audit, manifest, seconds, tel)

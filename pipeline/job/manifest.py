@@ -12,10 +12,9 @@ from typing import Optional, Sequence
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
+from pilewright.schemas.manifest import MANIFEST_VERSION, Manifest
 from pilewright.schemas.records import ShardInfo
 from pilewright.tokenizer.spm import TokenizerInfo
-
-MANIFEST_VERSION = 1
 
 
 def versions() -> dict[str, str]:
@@ -31,15 +30,18 @@ def versions() -> dict[str, str]:
 def build_manifest(
     shards: Sequence[ShardInfo],
     tokenizer: TokenizerInfo,
-    tokens_by: Sequence[tuple[str, tuple[int, int]]],
+    tokens_by: Sequence[tuple[tuple[str, str], tuple[int, int]]],
     config: dict,
     config_sha256: str,
     seed: int,
     extra: Optional[dict] = None,
 ) -> dict:
-    """Pure: the manifest document. ``tokens_by`` rows are ("source:<name>" | "domain:<name>", (docs, tokens))."""
-    by_source = {k.split(":", 1)[1]: {"docs": d, "tokens": t} for k, (d, t) in sorted(tokens_by) if k.startswith("source:")}
-    by_domain = {k.split(":", 1)[1]: {"docs": d, "tokens": t} for k, (d, t) in sorted(tokens_by) if k.startswith("domain:")}
+    """Pure: the manifest document, validated by ``schemas.manifest.Manifest``.
+
+    ``tokens_by`` rows are (("source" | "domain", name), (docs, tokens)).
+    """
+    by_source = {name: {"docs": d, "tokens": t} for (kind, name), (d, t) in sorted(tokens_by) if kind == "source"}
+    by_domain = {name: {"docs": d, "tokens": t} for (kind, name), (d, t) in sorted(tokens_by) if kind == "domain"}
     total_tokens = sum(s.n_tokens for s in shards)
     doc = {
         "manifest_version": MANIFEST_VERSION,
@@ -69,7 +71,7 @@ def build_manifest(
     }
     if extra:
         doc.update(extra)
-    return doc
+    return Manifest.model_validate(doc).dump()
 
 
 def source_profiles_section(cfg) -> Optional[dict]:

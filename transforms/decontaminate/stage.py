@@ -8,8 +8,8 @@ from typing import Iterable, Optional
 import apache_beam as beam
 
 from pilewright.schemas.stages.decontaminate import DecontaminateConfig
-from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
-from pilewright.transforms.stage import StageResult, count, reject, to_dead_letter
+from pilewright.schemas.records import DeadLetter, Document
+from pilewright.transforms.stage import count, reject, to_dead_letter, typed_stage_result
 from pilewright.transforms.decontaminate.cut import cut
 from pilewright.transforms.decontaminate.index import EvalIndex, Match
 from pilewright.transforms.decontaminate.ngrams import norm_word_spans, norm_words
@@ -139,9 +139,6 @@ class AuditFn(beam.CombineFn):
         return [(SECTION, json.dumps(sets, sort_keys=True))]
 
 
-def _identity(x):
-    return x
-
 
 class Decontaminate(beam.PTransform):
     """Drop (or cut) documents that share an n-gram of normalized words with an evaluation item.
@@ -173,12 +170,7 @@ class Decontaminate(beam.PTransform):
             | "Audit" >> beam.CombinePerKey(AuditFn([s.name for s in self._cfg.sets]))
             | "Sections" >> beam.FlatMap(lambda kv: kv[1]).with_output_types(typing.Tuple[str, str])
         )
-        return StageResult(
-            main=outs["kept"] | "TypeKept" >> beam.Map(_identity).with_output_types(Document),
-            rejected=outs["rejected"] | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
-            errors=errors,
-            stats=stats,
-        )
+        return typed_stage_result(outs["kept"], outs["rejected"], errors, stats)
 
 
 def check_eval_sets(cfg: DecontaminateConfig) -> list:

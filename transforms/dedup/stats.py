@@ -21,6 +21,8 @@ from typing import Iterable, Optional
 
 import apache_beam as beam
 
+from pilewright.schemas.audit import DEDUP_CLUSTER_SIZES, DEDUP_DUPLICATES, DEDUP_LARGEST_CLUSTERS
+
 TOP_CLUSTERS = 10
 SAMPLE_IDS = 5
 
@@ -122,9 +124,9 @@ class DedupAuditFn(beam.CombineFn):
     def extract_output(self, acc):
         n, docs, hist, top, removed, groups, components = acc
         sections = [
-            ("duplicates", {"n_clusters": n, "docs_in_clusters": docs}),
-            ("cluster_sizes", histogram(hist)),
-            ("largest_clusters", [
+            (DEDUP_DUPLICATES, {"n_clusters": n, "docs_in_clusters": docs}),
+            (DEDUP_CLUSTER_SIZES, histogram(hist)),
+            (DEDUP_LARGEST_CLUSTERS, [
                 {"kept_id": kept, "size": -neg, "sample_ids": list(samples)}
                 for neg, kept, samples in sorted(top)[: self._top]
             ]),

@@ -6,8 +6,8 @@ from typing import Any, Iterable, Optional
 import apache_beam as beam
 
 from pilewright.schemas.stages.extract import ExtractConfig
-from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
-from pilewright.transforms.stage import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, StageResult, count, distribution, rejected_output, to_dead_letter
+from pilewright.schemas.records import DeadLetter, Document
+from pilewright.transforms.stage import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, StageResult, count, distribution, rejected_output, to_dead_letter, typed_stage_result
 from pilewright.transforms.extract.extractors import extract_text, extractor_call, is_html
 from pilewright.transforms.extract.isolated import ExtractTimeout, IsolatedExtractor
 
@@ -94,12 +94,5 @@ class Extract(beam.PTransform):
         )
         failed = result["failed"] | "Failed" >> beam.Map(to_dead_letter, stage=STAGE)
         errors = (result[_DEAD], failed) | "AllDead" >> beam.Flatten()
-        return StageResult(
-            main=result["kept"] | "TypeKept" >> beam.Map(_identity).with_output_types(Document),
-            rejected=result["rejected"] | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
-            errors=errors | "TypeDead" >> beam.Map(_identity).with_output_types(DeadLetter),
-        )
+        return typed_stage_result(result["kept"], result["rejected"], errors)
 
-
-def _identity(x):
-    return x

@@ -14,6 +14,7 @@ from typing import Iterable, Optional
 
 import apache_beam as beam
 
+from pilewright.schemas.audit import LANGID_LANGUAGES
 from pilewright.schemas.stages.quality import LangIdConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 from pilewright.transforms.fasttext_models import DEFAULT_LANGID_MODEL, fasttext_line, fasttext_predict, load_fasttext, local_model_path
@@ -64,7 +65,7 @@ def identify(model, text: str, cfg: LangIdConfig) -> tuple[str, float]:
 
 
 class _LangIdFn(beam.DoFn):
-    LANGUAGES = "languages"
+    LANGUAGES = LANGID_LANGUAGES
 
     def __init__(self, configs: PerSource):
         super().__init__()
@@ -133,7 +134,7 @@ class LangId(beam.PTransform):
             outs[_LangIdFn.LANGUAGES]
             | "PerLanguage" >> beam.combiners.Count.PerElement()
             | "AllLanguages" >> beam.combiners.ToList()
-            | "Histogram" >> beam.Map(lambda pairs: ("languages", _histogram(pairs)))
+            | "Histogram" >> beam.Map(lambda pairs: (LANGID_LANGUAGES, _histogram(pairs)))
         )
         return StageResult(
             main=outs["kept"] | "TypeKept" >> beam.Map(lambda d: d).with_output_types(Document),

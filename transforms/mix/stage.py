@@ -17,7 +17,7 @@ import numpy as np
 from pilewright.schemas.config import SourceConfig
 from pilewright.schemas.stages.mix import MixConfig
 from pilewright.schemas.records import DeadLetter, RejectedDocument, TokenizedDocument
-from pilewright.transforms.stage import count, sum_pairs, sum_triples, to_dead_letter
+from pilewright.transforms.stage import count, pin_type, sum_pairs, sum_triples, to_dead_letter
 from pilewright.transforms.mix.plan import (
     MIX_CELLS,
     MixPlan,
@@ -233,8 +233,8 @@ class MixDomains(beam.PTransform):
         outs = docs | "Select" >> beam.ParDo(
             _SelectFn(), plan=beam.pvalue.AsSingleton(plan), seed=seed
         ).with_exception_handling(main_tag="copies", dead_letter_tag="failed")
-        mixed = outs["copies"] | "TypeCopies" >> beam.Map(_identity).with_output_types(TokenizedDocument)
-        rejected = outs["rejected"] | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument)
+        mixed = pin_type(outs["copies"], TokenizedDocument, "TypeCopies")
+        rejected = pin_type(outs["rejected"], RejectedDocument, "TypeRejected")
         errors = outs["failed"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(
             DeadLetter
         )
@@ -260,6 +260,3 @@ class MixDomains(beam.PTransform):
         return MixResult(main=distinct, rejected=rejected, errors=errors, stats=report, mixed=mixed, keyed=keyed,
                          report=report)
 
-
-def _identity(x):
-    return x

@@ -11,9 +11,10 @@ from typing import Iterable, Optional
 
 import apache_beam as beam
 
+from pilewright.schemas.audit import PII_ENTITIES
 from pilewright.schemas.stages.pii import PIIConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
-from pilewright.transforms.stage import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, StageResult, count, distribution, reject
+from pilewright.transforms.stage import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, StageResult, count, distribution, reject, typed_stage_result
 
 STAGE = "pii"
 TOO_MANY = "pii:too_many_entities"
@@ -88,9 +89,6 @@ class _RedactDocumentsFn(beam.DoFn):
                           error_type=type(exc).__name__, error=error, payload_prefix="")
 
 
-def _identity(x):
-    return x
-
 
 def _per_source_items(found: tuple) -> list[tuple[tuple[str, str], int]]:
     source, counts, left = found
@@ -140,7 +138,7 @@ def found_and_left(rows: list[tuple[tuple[str, str], int]]) -> str:
 
 
 def _stats_sections(rows: list[tuple[tuple[str, str], int]]) -> list[tuple[str, str]]:
-    return [("entities_by_source", entities_by_source(rows)), ("found_and_left", found_and_left(rows))]
+    return [(PII_ENTITIES, entities_by_source(rows)), ("found_and_left", found_and_left(rows))]
 
 
 def recognizer_report(_: object, cfg: PIIConfig) -> str:
@@ -188,12 +186,8 @@ class RedactPII(beam.PTransform):
             | "RecognizerSeed" >> beam.Create([None])
             | "Recognizers" >> beam.Map(lambda x: ("recognizers", recognizer_report(x, cfg)))
         )
-        return StageResult(
-            main=outs.kept | "TypeKept" >> beam.Map(_identity).with_output_types(Document),
-            rejected=outs.rejected | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
-            errors=outs.errors | "TypeErrors" >> beam.Map(_identity).with_output_types(DeadLetter),
-            stats=(by_source, recognizers) | "Stats" >> beam.Flatten(),
-        )
+        return typed_stage_result(outs.kept, outs.rejected, outs.errors,
+                                  stats=(by_source, recognizers) | "Stats" >> beam.Flatten())
 
 
 class _RedactRecordsFn(beam.DoFn):

@@ -14,10 +14,10 @@ import typing
 
 import apache_beam as beam
 
-from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
+from pilewright.schemas.records import DeadLetter, Document
 from pilewright.schemas.stages.span_dedup import SpanDedupConfig
 from pilewright.transforms.hashing import seeded_unit
-from pilewright.transforms.stage import StageResult, count, reject, to_dead_letter
+from pilewright.transforms.stage import count, reject, to_dead_letter, typed_stage_result
 from pilewright.transforms.span_dedup.spans import remove_units, spans
 
 STAGE = "span_dedup"
@@ -159,9 +159,6 @@ class AuditFn(beam.CombineFn):
                 ("repeated_spans", json.dumps(repeated, sort_keys=True))]
 
 
-def _identity(x):
-    return x
-
 
 class SpanDedup(beam.PTransform):
     """Remove lines, paragraphs or sentence windows repeated across documents, keeping one copy of each.
@@ -208,9 +205,4 @@ class SpanDedup(beam.PTransform):
             | "Audit" >> beam.CombinePerKey(AuditFn())
             | "Sections" >> beam.FlatMap(lambda kv: kv[1]).with_output_types(typing.Tuple[str, str])
         )
-        return StageResult(
-            main=decided["kept"] | "TypeKept" >> beam.Map(_identity).with_output_types(Document),
-            rejected=decided["rejected"] | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
-            errors=errors,
-            stats=stats,
-        )
+        return typed_stage_result(decided["kept"], decided["rejected"], errors, stats)
