@@ -205,3 +205,36 @@ def test_langid_over_prose_lines_reads_the_prose_not_the_tables():
     lang, score = identify(model, text, LangIdConfig(over="prose_lines"))
     assert lang == "en" and score > 0.65
     assert identify(model, prose_line, LangIdConfig(over="prose_lines")) == identify(model, prose_line, LangIdConfig())
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        ("sources: [{name: a, paths: [x], format: jsonl, profile: nope}]\n", "sources.0.profile"),
+        ("sources: [{name: a, paths: [x], format: jsonl, profile: p}]\nprofiles: {p: {dedup: {}}}\n", "profiles.p.dedup"),
+        ("sources: [{name: a, paths: [x], format: jsonl, profile: p}]\nprofiles: {p: {quality: {c4: {min_sentences: 2}}}}\n",
+         "profiles.p.quality.c4.min_sentences"),
+    ],
+)
+def test_the_cli_prints_a_profile_error_on_one_line_and_exits_2(tmp_path, capsys, content, expected):
+    from pilewright.pipeline.cli.main import main
+
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text(content)
+    assert main(["run", "--config", str(cfg_file), "--output", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and expected in err[0], err
+
+
+def test_the_manifest_model_accepts_the_source_profiles_section():
+    from pilewright.schemas.manifest import Manifest
+
+    section = source_profiles_section(cfg_with(BRIEF))
+    doc = {
+        "manifest_version": 1, "total_tokens": 0, "total_docs": 0, "num_shards": 0, "shards": [],
+        "tokens_by_domain": {}, "tokens_by_source": {},
+        "tokenizer": {"path": "t", "kind": "spm", "sha256": "0", "vocab_size": 8, "eos_id": 1, "bos_id": None,
+                      "token_dtype": "uint16"},
+        "seed": 1, "config_sha256": "0", "config": {}, "versions": {}, "source_profiles": section,
+    }
+    assert Manifest.model_validate(doc).dump()["source_profiles"] == section
