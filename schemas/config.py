@@ -102,6 +102,9 @@ class StagesConfig(Frozen):
         return _drop_disabled_unbuilt(data, NOT_YET_BUILT_STAGES, "stages.")
 
 
+SAMPLE_BYTES_DEFAULT = 512 << 20
+
+
 class TokenizerTrainConfig(Frozen):
     vocab_size: int = Field(default=32000, ge=300, le=1 << 20)
     # documents in the deterministic training sample (lowest blake2b(seed, id) first)
@@ -109,7 +112,19 @@ class TokenizerTrainConfig(Frozen):
     # sentences (lines) fed to sentencepiece at most; bounds training memory and time
     max_sentences: int = Field(default=2_000_000, ge=1)
     character_coverage: float = Field(default=0.9999, gt=0, le=1)
+    # bytes of text in the sample at most (documents in sample order until the next would pass it); bounds
+    # the training file and sentencepiece's memory whatever the documents' sizes
+    sample_bytes: int = Field(default=SAMPLE_BYTES_DEFAULT, ge=1)
     version: str = "spm_bpe_v1"
+
+    @model_serializer(mode="wrap")
+    def _omit_default_bound(self, handler):
+        # the config as written goes into the manifest and its hash: a config that leaves the bound at its
+        # default records what it recorded before the key existed, so its outputs stay byte-identical
+        data = handler(self)
+        if isinstance(data, dict) and data.get("sample_bytes") == SAMPLE_BYTES_DEFAULT:
+            data.pop("sample_bytes")
+        return data
 
 
 class TokenizerConfig(Frozen):

@@ -18,5 +18,8 @@ AUDIT = "audit/audit.json"
 RUN = "audit/run.json"
 REPORT = "audit/report.html"
 
+# spill files of a running job (transforms.spill), removed when it ends; about the curated text's size
+WORK = ".work"
+
 # what a run owns under OUT; removed before a new run so no stale shard survives (nothing else is touched)
-MANAGED = (TOKENS, DOCUMENTS, REJECTED, DEAD_LETTER, AUDIT_DIR, TOKENIZER, MANIFEST)
+MANAGED = (TOKENS, DOCUMENTS, REJECTED, DEAD_LETTER, AUDIT_DIR, TOKENIZER, MANIFEST, WORK)

@@ -80,6 +80,8 @@ class TokenizedDocument(typing.NamedTuple):
     """A document after encoding. ``tokens`` is little-endian uint32, EOS last.
 
     ``epoch`` is 0 unless the mix stage repeats the document; (id, epoch) is unique.
+    Inside a job the tokens are written once to the working folder and ``tokens`` is empty: ``ref_path`` and
+    ``ref_offset`` locate the ``4 * n_tokens`` bytes (``transforms.spill``), so shuffles carry no arrays.
     """
 
     id: str
@@ -88,6 +90,8 @@ class TokenizedDocument(typing.NamedTuple):
     tokens: bytes
     n_tokens: int
     epoch: int = 0
+    ref_path: str = ""
+    ref_offset: int = 0
 
 
 class ShardInfo(typing.NamedTuple):

@@ -28,6 +28,9 @@ class RunContext:
 
     seed: int
     sources: tuple[SourceConfig, ...] = ()
+    # OUT/.work: where a stage spills bulk data so only references cross its shuffles (transforms.spill);
+    # None outside a job (tests, benchmarks): the stage then uses a temporary folder
+    work_dir: Optional[str] = None
     # source name -> {stage -> resolved config or None}, for the sources that name a profile
     # (``RunConfig.source_stages``); every other source uses the stage's own block
     source_stages: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)

@@ -32,6 +32,8 @@ from pilewright.transforms.stage import METRICS_NAMESPACE, StageResult, sum_pair
 from pilewright.transforms.ingest.stage import ReadSources
 from pilewright.transforms.mix.stage import MixDomains
 from pilewright.transforms.shard.stage import WriteShards
+from pilewright.transforms.spill import SpillDocumentsFn, iter_documents, remove_work_dir
+from pilewright.schemas.records import Document
 from pilewright.transforms.tokenize.stage import Encode, LoadHFTokenizer, LoadTokenizer, TrainTokenizer
 
 MANAGED_OUTPUTS = layout.MANAGED
@@ -62,7 +64,8 @@ def build_pipeline(
     ingest = p | "Ingest" >> ReadSources(cfg.sources)
     results.append(("ingest", ingest))
     docs = ingest.main
-    for name, transform in curation_stages(cfg):
+    work = FileSystems.join(out_dir, layout.WORK)
+    for name, transform in curation_stages(cfg, work):
         stage = docs | f"Stage[{name}]" >> transform
         results.append((name, stage))
         docs = stage.main
@@ -77,10 +80,19 @@ def build_pipeline(
         if cfg.tokenizer.model:
             model = p | "LoadTokenizer" >> LoadTokenizer(cfg.tokenizer.model, model_dir)
         else:
-            model = docs | "TrainTokenizer" >> TrainTokenizer(cfg.tokenizer.train, seed, model_dir)
+            model = docs | "TrainTokenizer" >> TrainTokenizer(
+                cfg.tokenizer.train, seed, model_dir, FileSystems.join(work, "tokenizer")
+            )
+            # the encoder waits for the model, which waits for every document: the curated documents
+            # wait on disk (one reference per bundle crosses the barrier), not in a runner's buffers
+            docs = (
+                docs
+                | "SpillCurated" >> beam.ParDo(SpillDocumentsFn(FileSystems.join(work, "curated")))
+                | "ReadCurated" >> beam.FlatMap(iter_documents).with_output_types(Document)
+            )
         tokenizer_info = model | "TokenizerInfo" >> beam.Map(model_info)
 
-    tokenized = docs | "Tokenize" >> Encode(model, hf)
+    tokenized = docs | "Tokenize" >> Encode(model, hf, FileSystems.join(work, "tokens"))
     results.append(("tokenize", tokenized))
     tokens = tokenized.main
     shard_input, mix_report = tokens, None
@@ -204,6 +216,9 @@ def run_job(
     finally:
         if watch:
             watch.close(finished=sys.exc_info()[0] is None)
+        if not dry_run:
+            # spill files are of no use once the job ends, finished or not
+            remove_work_dir(out)
     seconds = time.monotonic() - started
     if dry_run:
         return JobResult(out, {}, {}, seconds)

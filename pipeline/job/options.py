@@ -47,6 +47,10 @@ DATAFLOW_NEEDS_PACKAGE = (
 # because every stage's data crosses gRPC to and from the worker processes (78 vs 51 CPU-seconds).
 # 4 is where one worker per core should pay that back (about 1.5x the CPU over 4 cores); it is an
 # extrapolation from that CPU ratio, not a measurement on a 4-core machine.
+# Re-measured after text and token arrays stopped crossing shuffles (issue 15, benchmarks/bench_scale.py
+# --mb-per-x 10 --xs 1,2,4, every curation stage on, machine shared at load 3-4): 2 workers against one
+# in-process worker ran 1.75x, 0.74x and 0.92x as fast at 10, 20 and 40 MB, using 2.1-2.3x the memory.
+# Not faster on 2 cores, so the threshold stays.
 MIN_CORES_FOR_PROCESSES = 4
 PACKAGE_FS_PLUGIN = "pilewright.pipeline.job.package_fs.PackageFileSystem"
 

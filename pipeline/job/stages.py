@@ -1,20 +1,27 @@
 """The curation stages of one config, built from ``transforms.flow.FLOW`` (the one place stages register)."""
 from __future__ import annotations
 
+from typing import Optional
+
 import apache_beam as beam
 
 from pilewright.schemas.config import RunConfig
 from pilewright.transforms.flow import RunContext, enabled_stages
 
 
-def run_context(cfg: RunConfig) -> RunContext:
-    return RunContext(seed=cfg.run.seed, sources=tuple(cfg.sources), source_stages=cfg.source_stages())
+def run_context(cfg: RunConfig, work_dir: Optional[str] = None) -> RunContext:
+    return RunContext(seed=cfg.run.seed, sources=tuple(cfg.sources), work_dir=work_dir,
+                      source_stages=cfg.source_stages())
 
 
-def curation_stages(cfg: RunConfig) -> list[tuple[str, beam.PTransform]]:
-    """``(name, PTransform)`` in flow order for every stage whose block exists and is enabled."""
-    context = run_context(cfg)
-    return [(stage.spec.name, stage.spec.build(stage.config, context)) for stage in enabled_stages(cfg.stages, context=context)]
+def curation_stages(cfg: RunConfig, work_dir: Optional[str] = None) -> list[tuple[str, beam.PTransform]]:
+    """``(name, PTransform)`` in flow order for every stage whose block exists and is enabled, or that a
+    source's profile enables.
+
+    ``work_dir``: the run's spill folder (``OUT/.work``)."""
+    context = run_context(cfg, work_dir)
+    return [(stage.spec.name, stage.spec.build(stage.config, context))
+            for stage in enabled_stages(cfg.stages, context=context)]
 
 
 def side_output_hooks(cfg: RunConfig) -> list[tuple[str, beam.PTransform]]:

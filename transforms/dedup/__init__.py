@@ -7,9 +7,15 @@ sections: cluster sizes and samples).
 """
 from pilewright.transforms.dedup.stage import Dedup
 
+def _area(work_dir, name):
+    from apache_beam.io.filesystems import FileSystems
+
+    return None if work_dir is None else FileSystems.join(work_dir, name)
+
+
 def build_stage(config, context):
     """The stage of the flow (``transforms.flow``) for this config block."""
-    return Dedup(config, seed=context.seed)
+    return Dedup(config, seed=context.seed, work_dir=_area(context.work_dir, "dedup"))
 
 
 __all__ = ["build_stage", "Dedup"]

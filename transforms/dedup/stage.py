@@ -7,11 +7,14 @@ Flow (all on small records; documents wait for the final join):
    members than ``max_group``, through a tree of bounded groups; see ``dedup.lsh``).
 4. ``Components``: label propagation over the edges (``dedup.components``); each node learns the best
    document of its component.
-5. ``Decide``: documents joined with their decisions by id: kept (``dup_cluster`` = kept id when it has
-   duplicates), ``dedup:exact`` or ``dedup:near:<kept id>``.
+5. ``Decide``: the documents, written once to the run's working folder by ``Sign``'s bundles
+   (``transforms.spill``), are read back and joined with the decisions, a side input keyed by id holding
+   only the documents that have duplicates: kept (``dup_cluster`` = kept id when it has duplicates),
+   ``dedup:exact`` or ``dedup:near:<kept id>``. No shuffle or side input carries text.
 """
 from __future__ import annotations
 
+import tempfile
 import typing
 from typing import Iterable, Optional, Tuple
 
@@ -20,6 +23,7 @@ import apache_beam as beam
 from pilewright.schemas.stages.dedup import DedupConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 from pilewright.transforms.hashing import stable_hash64
+from pilewright.transforms.spill import SpillDocumentsFn, iter_documents
 from pilewright.transforms.stage import StageResult, count, reject, to_dead_letter
 from pilewright.transforms.dedup.components import ConnectedComponents
 from pilewright.transforms.dedup.exact import exact_key, keep_rank
@@ -39,7 +43,6 @@ STAGE = "dedup"
 # decision kinds, in precedence order when a document gets more than one
 EXACT, NEAR, KEPT = 0, 1, 2
 Decision = Tuple[int, str, int, Tuple[str, ...]]  # (kind, kept id, weight, sample ids)
-JoinValue = Tuple[Optional[Document], Optional[Decision]]
 
 
 def scope_of(doc: Document, scope: str) -> str:
@@ -198,26 +201,25 @@ def _band_members(survivor: tuple) -> list:
     return [] if bands is None else [(k, survivor[:4]) for k in bands]
 
 
-def _for_join(item: tuple, is_doc: bool) -> tuple:
-    key, value = item
-    return key, ((value, None) if is_doc else (None, value))
+def _decision_tuple(item: tuple) -> tuple[str, Decision]:
+    # coders may hand the sample ids back as a list: one form, so ``min`` compares like with like
+    doc_id, (kind, kept, weight, samples) = item
+    return doc_id, (kind, kept, weight, tuple(samples))
+
+
+def _cluster_row(item: tuple) -> Iterable:
+    _doc_id, decision = item
+    if decision[0] != EXACT:
+        yield decision[1], (decision[2], tuple(decision[3]))
 
 
 class _DecideFn(beam.DoFn):
-    """(id, [(doc | None, decision | None)]) -> kept Document, ``rejected``, and audit rows."""
+    """Spill file path -> its documents: kept Document, ``rejected``, and ``audit`` rows, by the decision
+    of each id (a side input holding only documents with duplicates; no decision = kept as is)."""
 
-    def process(self, item):
-        doc_id, values = item
-        docs, decisions = [], []
-        for doc, decision in values:
-            if doc is not None:
-                docs.append(doc)
-            if decision is not None:
-                decisions.append(tuple(decision))
-        decision = min(decisions) if decisions else None
-        if decision is not None and decision[0] != EXACT:
-            yield beam.pvalue.TaggedOutput("clusters", (decision[1], (decision[2], tuple(decision[3]))))
-        for doc in docs:
+    def process(self, path: str, decisions: dict):
+        for doc in iter_documents(path):
+            decision = decisions.get(doc.id)
             if decision is None:
                 yield doc
                 count(STAGE, "kept")
@@ -249,15 +251,18 @@ class Dedup(beam.PTransform):
     Determinism: every choice is a minimum in keep order ``(-score, id)`` or a stable hash; the same
     documents, config and seed give the same output in any input order.
     Cost: one signature per document (numpy); shuffles of small records (one per document for the exact
-    key, one per band, ``max_rounds + 2`` over the duplicate graph) and one shuffle of the documents by id;
+    key, one per band, ``max_rounds + 2`` over the duplicate graph); the documents written once to
+    ``work_dir`` and read back once; a side input of the decisions (documents with duplicates only);
     no combine key holds more than ``max_group`` members and a components round groups one node with its
     neighbours' messages (degree + 1, bounded by the star and tree construction).
     """
 
-    def __init__(self, cfg: DedupConfig, seed: int = 1234):
+    def __init__(self, cfg: DedupConfig, seed: int = 1234, work_dir: Optional[str] = None):
         super().__init__()
         self._cfg = cfg
         self._seed = seed
+        # outside a job (tests, benchmarks) the spill files go to a temporary folder of this machine
+        self._work_dir = work_dir if work_dir is not None else tempfile.mkdtemp(prefix="pilewright-dedup-")
 
     def expand(self, docs):
         cfg = self._cfg
@@ -322,24 +327,21 @@ class Dedup(beam.PTransform):
             decisions.append(labels | "GraphDecisions" >> beam.Map(_graph_decision))
             audit.append(components | "ComponentsRow" >> beam.Map(lambda c: ("components", c)))
 
-        # join decisions with documents
-        typed_docs = signed[_SignFn.DOCS] | "DocsForJoin" >> beam.Map(_for_join, is_doc=True).with_output_types(
-            Tuple[str, JoinValue]
+        # decisions joined back by id: the documents come back from their spill files
+        one_decision = (
+            (decisions or [docs.pipeline | "NoDecisions" >> beam.Create([])])
+            | "AllDecisions" >> beam.Flatten()
+            | "DecisionTuples" >> beam.Map(_decision_tuple)
+            | "OneDecision" >> beam.CombinePerKey(min)
         )
-        typed_decisions = (
-            decisions or [docs.pipeline | "NoDecisions" >> beam.Create([])]
-        ) | "AllDecisions" >> beam.Flatten() | "DecisionsForJoin" >> beam.Map(
-            _for_join, is_doc=False
-        ).with_output_types(Tuple[str, JoinValue])
-        decided = (
-            (typed_docs, typed_decisions)
-            | "JoinInputs" >> beam.Flatten()
-            | "ById" >> beam.GroupByKey()
-            | "Decide" >> beam.ParDo(_DecideFn()).with_outputs("rejected", "clusters", "audit", main="kept")
-        )
+        spilled = signed[_SignFn.DOCS] | "SpillDocs" >> beam.ParDo(SpillDocumentsFn(self._work_dir, keyed=True))
+        decided = spilled | "Decide" >> beam.ParDo(
+            _DecideFn(), decisions=beam.pvalue.AsDict(one_decision)
+        ).with_outputs("rejected", "audit", main="kept")
+        clusters = one_decision | "Clusters" >> beam.FlatMap(_cluster_row)
 
         cluster_rows = (
-            decided["clusters"]
+            clusters
             | "ClusterSizes" >> beam.CombinePerKey(merge_cluster)
             | "ClusterRows" >> beam.MapTuple(lambda kept, v: ("cluster", kept, v[0], v[1]))
         )

@@ -22,6 +22,7 @@ from pilewright.tokenizer.megatron import SUFFIXES as MEGATRON_SUFFIXES
 from pilewright.tokenizer.megatron import megatron_bytes, provenance_bytes
 from pilewright.tokenizer.arrow_shards import ShardRow, sha256_hex, shard_bytes
 from pilewright.transforms.hashing import stable_hash64
+from pilewright.transforms.spill import RangeReader
 from pilewright.transforms.stage import count, distribution
 
 STAGE = "shard"
@@ -94,6 +95,13 @@ class _PlaceFn(beam.DoFn):
         yield int(self._table[cell_of(key, n_cells)]), (key, doc)
 
 
+def _tokens(doc: TokenizedDocument, reader: RangeReader) -> bytes:
+    """The document's token bytes: inline, or read back from the working folder by reference."""
+    if doc.ref_path:
+        return reader.read(doc.ref_path, doc.ref_offset, 4 * doc.n_tokens)
+    return doc.tokens
+
+
 class _WriteShardFn(beam.DoFn):
     """(shard, [(key, doc)]) -> ShardInfo; writes the shard to a temp path (renamed at finalize)."""
 
@@ -105,7 +113,11 @@ class _WriteShardFn(beam.DoFn):
     def process(self, item, info: TokenizerInfo) -> Iterable[ShardInfo]:
         index, keyed = item
         rows_sorted = sorted(keyed, key=lambda kd: (kd[0], kd[1].id, kd[1].epoch))
-        rows = [ShardRow(d.id, d.source, d.domain, d.tokens) for _k, d in rows_sorted]
+        reader = RangeReader()
+        try:
+            rows = [ShardRow(d.id, d.source, d.domain, _tokens(d, reader)) for _k, d in rows_sorted]
+        finally:
+            reader.close()
         data = shard_bytes(rows, info.vocab_size, info.sha256, info.eos_id)
         path = temp_shard_path(self._out_dir, index)
         # a retried bundle rewrites the same bytes to the same temp path: nothing duplicates
@@ -164,8 +176,10 @@ class WriteShards(beam.PTransform):
 
     Counters: ``shard/written``; distribution ``shard/shard_tokens``.
     Determinism: placement and row order depend on (seed, id, epoch) only.
-    Cost: two small combines (total, per-cell totals); one shuffle of the token data by shard; a shard
-    is held in one worker's memory while written (bounded by tokens_per_shard).
+    Cost: two small combines (total, per-cell totals); one shuffle by shard of (key, document) records
+    that, inside a job, hold a reference to the tokens rather than the tokens (read back by file and
+    offset while the shard is written); a shard is held in one worker's memory while written (bounded by
+    tokens_per_shard).
     """
 
     def __init__(

@@ -3,11 +3,14 @@
 Files: ``spans`` (units, span hashes and removal: pure), ``stage`` (the ``SpanDedup`` transform, its
 combine and its audit sections).
 """
+from apache_beam.io.filesystems import FileSystems
+
 from pilewright.transforms.span_dedup.stage import SpanDedup
 
 def build_stage(config, context):
     """The stage of the flow (``transforms.flow``) for this config block."""
-    return SpanDedup(config, seed=context.seed)
+    work = None if context.work_dir is None else FileSystems.join(context.work_dir, "span_dedup")
+    return SpanDedup(config, seed=context.seed, work_dir=work)
 
 
 __all__ = ["build_stage", "SpanDedup"]

@@ -4,13 +4,17 @@ Flow (only span hashes, ids and order keys until the last step):
 1. ``Spans``: per document, (span key, (order key, id)) for each distinct span key it holds.
 2. ``Losers``: grouped by span key; a key in more than ``max_docs`` documents yields (id, span key) for
    every member but the first in the seeded order.
-3. ``Decide``: documents joined with their losing span keys by id; the spans are removed, and a document
-   the removal takes below ``min_doc_words`` words (or leaves empty) is dropped as ``span_dedup:too_short``.
+3. ``Decide``: the documents, written once to the run's working folder (``transforms.spill``), are read
+   back and joined with their losing span keys (a side input keyed by id, of the documents that lose a
+   span only); the spans are removed, and a document the removal takes below ``min_doc_words`` words (or
+   leaves empty) is dropped as ``span_dedup:too_short``.
 """
 from __future__ import annotations
 
 import json
+import tempfile
 import typing
+from typing import Optional
 
 import apache_beam as beam
 
@@ -19,6 +23,7 @@ from pilewright.schemas.stages.span_dedup import SpanDedupConfig
 from pilewright.transforms.hashing import seeded_unit
 from pilewright.transforms.stage import count, reject, to_dead_letter, typed_stage_result
 from pilewright.transforms.span_dedup.spans import remove_units, spans
+from pilewright.transforms.spill import SpillDocumentsFn, iter_documents
 
 STAGE = "span_dedup"
 TOP_SPANS = 10
@@ -57,7 +62,7 @@ class _SpansFn(beam.DoFn):
         keys = sorted({s.key for s in sp})
         for key in keys:
             yield key, order
-        yield beam.pvalue.TaggedOutput(self.DOCS, (doc.id, doc))
+        yield beam.pvalue.TaggedOutput(self.DOCS, doc)
 
 
 def _losers(item, max_docs: int):
@@ -82,16 +87,16 @@ def _losers(item, max_docs: int):
 
 
 class _DecideFn(beam.DoFn):
-    """(id, {"docs": [Document], "losing": [span keys]}) -> kept Document, ``rejected``, audit ``rows``."""
+    """Spill file path -> its documents: kept Document, ``rejected``, audit ``rows``, by the span keys each
+    id loses (a side input holding only the documents that lose one)."""
 
     def __init__(self, cfg: SpanDedupConfig):
         super().__init__()
         self._cfg = cfg
 
-    def process(self, item):
-        _doc_id, grouped = item
-        losing = set(grouped["losing"])
-        for doc in grouped["docs"]:
+    def process(self, path: str, losing_by_id: dict):
+        for doc in iter_documents(path):
+            losing = set(losing_by_id.get(doc.id, ()))
             words = len(doc.text.split())
             if not losing:
                 yield beam.pvalue.TaggedOutput("rows", ("doc", doc.source, words, 0, 0))
@@ -171,14 +176,16 @@ class SpanDedup(beam.PTransform):
     documents, config and seed give the same output in any input order.
     Cost: one (64-bit key, order, id) record per distinct span per document through one GroupByKey (a key's
     group holds the ids of the documents sharing that span: a span in millions of documents is a big group,
-    of ids only); one shuffle of the documents by id to apply the decisions (the text crosses that one
-    shuffle, as in ``dedup``).
+    of ids only); the documents written once to ``work_dir`` and read back once; a side input of the losing
+    span keys by id (documents that lose a span only). No shuffle or side input carries text.
     """
 
-    def __init__(self, cfg: SpanDedupConfig, seed: int = 1234):
+    def __init__(self, cfg: SpanDedupConfig, seed: int = 1234, work_dir: Optional[str] = None):
         super().__init__()
         self._cfg = cfg
         self._seed = cfg.seed if cfg.seed is not None else seed
+        # outside a job (tests, benchmarks) the spill files go to a temporary folder of this machine
+        self._work_dir = work_dir if work_dir is not None else tempfile.mkdtemp(prefix="pilewright-spans-")
 
     def expand(self, docs):
         cfg = self._cfg
@@ -191,11 +198,11 @@ class SpanDedup(beam.PTransform):
             | "BySpan" >> beam.GroupByKey()
             | "Losers" >> beam.FlatMap(_losers, max_docs=cfg.max_docs).with_outputs("spans", main="losing")
         )
-        decided = (
-            {"docs": signed[_SpansFn.DOCS], "losing": losers["losing"]}
-            | "ById" >> beam.CoGroupByKey()
-            | "Decide" >> beam.ParDo(_DecideFn(cfg)).with_outputs("rejected", "rows", main="kept")
-        )
+        losing_by_id = losers["losing"] | "LosingById" >> beam.GroupByKey()
+        spilled = signed[_SpansFn.DOCS] | "SpillDocs" >> beam.ParDo(SpillDocumentsFn(self._work_dir))
+        decided = spilled | "Decide" >> beam.ParDo(
+            _DecideFn(cfg), losing_by_id=beam.pvalue.AsDict(losing_by_id)
+        ).with_outputs("rejected", "rows", main="kept")
         span_rows = losers["spans"] | "SpanRows" >> beam.Map(lambda s: ("span", s))
         start = docs.pipeline | "AuditStart" >> beam.Create([("start",)])  # every section, even for no input
         stats = (

@@ -15,6 +15,7 @@ from pilewright.tokenizer.spm import Encoder
 from pilewright.tokenizer.hf import TOKENIZER_FILE, HFEncoder, read_tokenizer_json
 from pilewright.tokenizer.spm_train import train_bpe
 from pilewright.transforms.hashing import stable_hash64
+from pilewright.transforms.spill import RangeReader, SpillWriter
 from pilewright.transforms.stage import count, distribution, to_dead_letter
 
 STAGE = "tokenize"
@@ -29,10 +30,51 @@ def _sample_threshold(n_docs: int, sample_docs: int) -> int:
     return min(1 << 63, int((1 << 63) * _OVERSAMPLE * sample_docs / n_docs))
 
 
-def _train(sample: list[tuple[int, str, str]], cfg: TokenizerTrainConfig) -> bytes:
-    # sorted by (hash, id): the sample and its order depend on the seed and ids only
-    texts = [text for _k, _id, text in sorted(sample)]
-    return train_bpe(texts, cfg.vocab_size, cfg.max_sentences, cfg.character_coverage)
+def _within_bytes(sample: list[tuple[int, str, int]], max_bytes: int) -> dict[str, int]:
+    """{id: key} of the sample's documents in (key, id) order until the next would pass ``max_bytes``."""
+    chosen, total = {}, 0
+    for key, doc_id, n_bytes in sorted(sample):
+        if chosen and total + n_bytes > max_bytes:
+            break
+        chosen[doc_id] = key
+        total += n_bytes
+    return chosen
+
+
+class _SpillSampleFn(beam.DoFn):
+    """Document in the sample -> (key, id, path, offset, length): its text written once to the working
+    folder, so only the reference travels to the one worker that trains."""
+
+    def __init__(self, folder: str):
+        super().__init__()
+        self._folder = folder
+        self._writer: Optional[SpillWriter] = None
+
+    def start_bundle(self):
+        self._writer = SpillWriter(self._folder)
+
+    def process(self, doc: Document, chosen: dict):
+        key = chosen.get(doc.id)
+        if key is not None:
+            path, offset, length = self._writer.write(doc.text.encode("utf-8", "surrogatepass"))
+            yield key, doc.id, path, offset, length
+
+    def finish_bundle(self):
+        self._writer.close()
+
+
+def _sample_texts(refs: list[tuple]) -> Iterable[str]:
+    # sorted by (key, id): the sample and its order depend on the seed and ids only
+    reader = RangeReader()
+    try:
+        for _key, _id, path, offset, length in sorted(refs):
+            yield reader.read(path, offset, length).decode("utf-8", "surrogatepass")
+    finally:
+        reader.close()
+
+
+def _train(refs: list[tuple], cfg: TokenizerTrainConfig) -> bytes:
+    return train_bpe(_sample_texts(refs), cfg.vocab_size, cfg.max_sentences, cfg.character_coverage)
 
 
 def _write_model(model: bytes, model_dir: str) -> bytes:
@@ -50,16 +92,19 @@ def _write_model(model: bytes, model_dir: str) -> bytes:
 class TrainTokenizer(beam.PTransform):
     """Document -> one element: sentencepiece model bytes, also written to ``model_dir``.
 
-    The sample is the ``sample_docs`` documents with the smallest blake2b(seed, id): deterministic and
-    independent of input order. Training runs once per run, on one worker (inherent to sentencepiece).
-    Cost: one global count, a Top-K combine over about 1.5 x sample_docs texts.
+    The sample is the ``sample_docs`` documents with the smallest blake2b(seed, id), cut where their text
+    would pass ``sample_bytes``: deterministic and independent of input order. Training runs once per run,
+    on one worker (inherent to sentencepiece), fed from a local file of the sample's lines.
+    Cost: one global count, a Top-K combine over about 1.5 x sample_docs (key, id, bytes) records, the
+    sample's text written once to ``work_dir`` and one reference per sampled document to the trainer.
     """
 
-    def __init__(self, cfg: TokenizerTrainConfig, seed: int, model_dir: str):
+    def __init__(self, cfg: TokenizerTrainConfig, seed: int, model_dir: str, work_dir: str):
         super().__init__()
         self._cfg = cfg
         self._seed = seed
         self._model_dir = model_dir
+        self._work_dir = work_dir
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
         cfg, seed = self._cfg, self._seed
@@ -67,14 +112,21 @@ class TrainTokenizer(beam.PTransform):
         sample = (
             docs
             # 63-bit keys: Beam's integer coder is signed 64-bit
-            | "Key" >> beam.Map(lambda d: (stable_hash64(str(seed), d.id) >> 1, d.id, d.text))
+            | "Key" >> beam.Map(
+                lambda d: (stable_hash64(str(seed), d.id) >> 1, d.id, len(d.text.encode("utf-8", "surrogatepass")))
+            )
             | "PreFilter" >> beam.Filter(
                 lambda kt, n: kt[0] < _sample_threshold(n, cfg.sample_docs), n=beam.pvalue.AsSingleton(n_docs)
             )
             | "Sample" >> beam.combiners.Top.Smallest(cfg.sample_docs)
+            | "WithinBytes" >> beam.Map(_within_bytes, cfg.sample_bytes)
+        )
+        refs = docs | "SpillSample" >> beam.ParDo(
+            _SpillSampleFn(self._work_dir), chosen=beam.pvalue.AsSingleton(sample)
         )
         return (
-            sample
+            refs
+            | "AllRefs" >> beam.combiners.ToList()
             | "Train" >> beam.Map(_train, cfg)
             | "WriteModel" >> beam.Map(_write_model, self._model_dir)
         )
@@ -152,6 +204,26 @@ class _EncodeFn(beam.DoFn):
         count(STAGE, "kept")
 
 
+class _SpillTokensFn(beam.DoFn):
+    """TokenizedDocument -> the same with its tokens written once to the working folder and replaced by
+    a reference (fused with the encoder: the arrays never sit in a shuffle or a runner's buffer)."""
+
+    def __init__(self, folder: str):
+        super().__init__()
+        self._folder = folder
+        self._writer: Optional[SpillWriter] = None
+
+    def start_bundle(self):
+        self._writer = SpillWriter(self._folder)
+
+    def process(self, doc: TokenizedDocument):
+        path, offset, _length = self._writer.write(doc.tokens)
+        yield doc._replace(tokens=b"", ref_path=path, ref_offset=offset)
+
+    def finish_bundle(self):
+        self._writer.close()
+
+
 class TokenizeResult(typing.NamedTuple):
     """``StageResult``'s fields, plus ``annotated``: the Documents with ``n_tokens`` set, for OUT/documents."""
 
@@ -166,12 +238,15 @@ class Encode(beam.PTransform):
     """Document -> TokenizeResult(main=TokenizedDocument, rejected=empty, errors=DeadLetter, annotated=Document).
 
     Counters: ``tokenize/kept``, distribution ``tokenize/doc_tokens``. Deterministic; no shuffle.
+    With ``work_dir`` (a job's ``OUT/.work/tokens``) the token arrays are written there once and the
+    TokenizedDocuments carry references (``ref_path``, ``ref_offset``) instead of the arrays.
     """
 
-    def __init__(self, model: beam.PCollection, hf: Optional[dict] = None):
+    def __init__(self, model: beam.PCollection, hf: Optional[dict] = None, work_dir: Optional[str] = None):
         super().__init__()
         self._model = model
         self._hf = hf
+        self._work_dir = work_dir
 
     def expand(self, docs: beam.PCollection) -> TokenizeResult:
         outs = docs | "Encode" >> beam.ParDo(
@@ -182,8 +257,11 @@ class Encode(beam.PTransform):
             DeadLetter
         )
         rejected = docs.pipeline | "NoRejections" >> beam.Create([]).with_output_types(RejectedDocument)
+        tokens = outs["tokens"]
+        if self._work_dir is not None:
+            tokens = tokens | "SpillTokens" >> beam.ParDo(_SpillTokensFn(self._work_dir))
         return TokenizeResult(
-            main=outs["tokens"] | "TypeTokens" >> beam.Map(lambda t: t).with_output_types(TokenizedDocument),
+            main=tokens | "TypeTokens" >> beam.Map(lambda t: t).with_output_types(TokenizedDocument),
             rejected=rejected,
             errors=errors,
             stats=None,

@@ -1,0 +1,156 @@
+"""Spill files: bulk data (text, documents, token arrays) written once to a working folder under OUT, so
+that only compact references (path, offset, length) cross shuffles and side inputs.
+
+On the local runners every PCollection that crosses a shuffle or a side-input barrier is held in memory
+until the next step runs; on a cluster it is paid for as shuffle bytes. A step that must wait for a
+decision (dedup, the shard placement, the tokenizer sample) therefore spills its bulk input here and
+passes references, and the step after the barrier reads the bytes back.
+
+Layout: ``OUT/.work/<area>/<random>.bin``, one file per bundle (a retried bundle writes a new file and its
+references are never emitted, so nothing is read twice). Each record is an 8-byte little-endian length
+followed by the payload. The folder is removed when the run ends (``remove_work_dir``); its size peaks at
+about the size of the curated text plus its token arrays (4 bytes a token). Works on any Beam filesystem.
+"""
+from __future__ import annotations
+
+import pickle
+import struct
+import uuid
+from typing import Iterator, Optional
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
+
+from pilewright.schemas.layout import WORK as WORK_DIR
+from pilewright.schemas.records import Document
+_LEN = struct.Struct("<Q")
+
+
+def work_dir(out_dir: str, area: str) -> str:
+    return FileSystems.join(out_dir, WORK_DIR, area)
+
+
+class SpillWriter:
+    """Appends records to one new file under ``folder``; ``write`` returns the record's (path, offset, length)
+    of its payload. Opened lazily, so a bundle with nothing to spill creates no file."""
+
+    def __init__(self, folder: str):
+        self._folder = folder
+        self._f = None
+        self.path: Optional[str] = None
+        self._pos = 0
+
+    def write(self, payload: bytes) -> tuple[str, int, int]:
+        if self._f is None:
+            self.path = FileSystems.join(self._folder, uuid.uuid4().hex + ".bin")
+            # the local filesystem creates missing parent folders; object stores have none to create
+            self._f = FileSystems.create(self.path, compression_type="uncompressed")
+        try:
+            self._f.write(_LEN.pack(len(payload)))
+            self._f.write(payload)
+        except OSError as e:
+            raise OSError(f"cannot write the working folder {self._folder} (disk full?): {e}") from e
+        offset = self._pos + _LEN.size
+        self._pos = offset + len(payload)
+        return self.path, offset, len(payload)
+
+    def close(self) -> Optional[str]:
+        """Closes the file; returns its path, or None if nothing was written."""
+        if self._f is None:
+            return None
+        try:
+            self._f.close()
+        except OSError as e:
+            raise OSError(f"cannot write the working folder {self._folder} (disk full?): {e}") from e
+        path, self._f, self._pos = self.path, None, 0
+        return path
+
+
+def iter_payloads(path: str) -> Iterator[bytes]:
+    """Every payload of one spill file, in the order written."""
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        while True:
+            head = f.read(_LEN.size)
+            if len(head) < _LEN.size:
+                return
+            (n,) = _LEN.unpack(head)
+            yield f.read(n)
+
+
+class RangeReader:
+    """Reads payloads by (path, offset, length), keeping the last few files open."""
+
+    def __init__(self, max_open: int = 8):
+        self._open: dict[str, object] = {}
+        self._max = max_open
+
+    def read(self, path: str, offset: int, length: int) -> bytes:
+        f = self._open.get(path)
+        if f is None:
+            if len(self._open) >= self._max:
+                old = next(iter(self._open))
+                self._open.pop(old).close()
+            f = self._open[path] = FileSystems.open(path, compression_type="uncompressed")
+        f.seek(offset)
+        data = f.read(length)
+        if len(data) != length:
+            raise OSError(f"spill file {path} is short at offset {offset}: the working folder was changed")
+        return data
+
+    def close(self) -> None:
+        for f in self._open.values():
+            f.close()
+        self._open.clear()
+
+
+def dumps(obj) -> bytes:
+    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def loads(data: bytes):
+    return pickle.loads(data)
+
+
+def remove_work_dir(out_dir: str) -> None:
+    """Deletes OUT/.work (the run's spill files); quiet when it does not exist."""
+    path = FileSystems.join(out_dir, WORK_DIR)
+    try:
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+    except Exception:  # an object store has no folder to delete once its files are gone
+        pass
+
+
+class SpillDocumentsFn(beam.DoFn):
+    """Document (or (key, Document)) -> nothing per element; at the end of each bundle, the path of the
+    spill file holding the bundle's documents in order. A stage that must wait for a decision spills its
+    documents this way, fused with the step that produced them, and reads them back with
+    ``iter_documents`` after the barrier: one small record per bundle crosses it instead of the text."""
+
+    def __init__(self, folder: str, keyed: bool = False):
+        super().__init__()
+        self._folder = folder
+        self._keyed = keyed
+        self._writer: Optional[SpillWriter] = None
+
+    def start_bundle(self):
+        self._writer = SpillWriter(self._folder)
+
+    def process(self, item):
+        doc = item[1] if self._keyed else item
+        self._writer.write(dumps(tuple(doc)))
+        return ()
+
+    def finish_bundle(self):
+        path = self._writer.close()
+        if path is not None:
+            yield WindowedValue(path, MIN_TIMESTAMP, [GlobalWindow()])
+
+
+def iter_documents(path: str) -> Iterator[Document]:
+    """The documents of one spill file written by ``SpillDocumentsFn``, in order."""
+    for payload in iter_payloads(path):
+        yield Document(*loads(payload))
