@@ -7,7 +7,7 @@ path; ``pipeline.config`` turns those reports into one line a user can act on.
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 from pydantic import Field, field_validator, model_serializer, model_validator
 
@@ -20,6 +20,7 @@ from pilewright.schemas.stages.pii import PIIConfig
 from pilewright.schemas.stages.url_filter import UrlFilterConfig
 from pilewright.schemas.stages.quality import LangIdConfig, NormalizeConfig, QualityConfig
 from pilewright.schemas.stages.span_dedup import SpanDedupConfig
+from pilewright.schemas.profiles import SHIPPED_PROFILES, check_profile, resolve_source_stages
 
 # Stage blocks DESIGN.md names that this version does not build yet. A user file may carry them with
 # `enabled: false`; enabling one is a clear error instead of a silent no-op. A stage leaves this set the
@@ -62,6 +63,17 @@ class SourceConfig(Frozen):
     id_field: Optional[str] = "id"
     url_field: Optional[str] = None
     weight: float = Field(default=1.0, gt=0)
+    # curation profile (``profiles:`` or a shipped one: web, filings, transcripts, newswire): its stage
+    # blocks override ``stages:`` for this source's documents; None uses ``stages:`` as it is
+    profile: Optional[str] = None
+
+    @model_serializer(mode="wrap")
+    def _omit_no_profile(self, handler):
+        # a source without a profile dumps as before profiles existed: the manifest's config stays byte-identical
+        data = handler(self)
+        if isinstance(data, dict) and data.get("profile") is None:
+            data.pop("profile", None)
+        return data
 
     @field_validator("name", "domain")
     @classmethod
@@ -196,6 +208,9 @@ class RunConfig(Frozen):
     shards: ShardsConfig = ShardsConfig()
     mix: Optional[MixConfig] = None
     policy: PolicyConfig = PolicyConfig()
+    # name -> partial blocks of the per-source stages (normalize, langid, quality), optionally
+    # `extends: <profile>`; checked by `_profiles` below, resolved by `source_stages`
+    profiles: dict[str, Optional[dict[str, Any]]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
@@ -203,13 +218,37 @@ class RunConfig(Frozen):
         return _drop_disabled_unbuilt(data, NOT_YET_BUILT_TOP_LEVEL, "")
 
     @model_serializer(mode="wrap")
-    def _omit_default_policy(self, handler):
-        # the config (and its hash) is recorded in the manifest: a file that does not set `policy` keeps
-        # the manifest bytes it had before the block existed
+    def _omit_unset_blocks(self, handler):
+        # the config (and its hash) is recorded in the manifest: a file that sets neither `policy` nor
+        # `profiles` keeps the manifest bytes it had before those blocks existed
         data = handler(self)
-        if isinstance(data, dict) and self.policy == PolicyConfig():
-            data.pop("policy", None)
+        if isinstance(data, dict):
+            if self.policy == PolicyConfig():
+                data.pop("policy", None)
+            if not data.get("profiles"):
+                data.pop("profiles", None)
         return data
+
+    @model_validator(mode="after")
+    def _profiles(self) -> "RunConfig":
+        for name, body in self.profiles.items():
+            if not _NAME_RE.match(name):
+                raise ValueError(f"profiles.{name}: use letters, digits, '_', '-' or '.' in a profile name")
+            check_profile(name, body, self.profiles)
+        for i, s in enumerate(self.sources):
+            if s.profile is not None and s.profile not in self.profiles and s.profile not in SHIPPED_PROFILES:
+                known = ", ".join(sorted(set(SHIPPED_PROFILES) | set(self.profiles)))
+                raise ValueError(f"sources.{i}.profile: unknown profile {s.profile!r} (source {s.name!r}); known profiles: {known}")
+        self.source_stages()  # resolves every source's blocks once, so a bad merge is a load-time error
+        return self
+
+    def source_stages(self) -> dict[str, dict[str, Any]]:
+        """source name -> {stage -> resolved config or None} for every source that names a profile."""
+        return {
+            s.name: resolve_source_stages(s.profile, self.stages, self.profiles)
+            for s in self.sources
+            if s.profile is not None
+        }
 
     @model_validator(mode="after")
     def _unique_sources(self) -> "RunConfig":

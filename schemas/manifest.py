@@ -47,6 +47,19 @@ class TokenizerEntry(_Model):
     token_dtype: Literal["uint16", "uint32"]
 
 
+class SourceProfile(_Model):
+    """A source's curation profile (None: ``stages:`` as written) and its resolved per-source blocks."""
+
+    profile: Optional[str]
+    digest: str  # sha256 of the resolved blocks' canonical JSON: equal digests, equal decisions
+    blocks: dict[str, Any]
+
+
+class SourceProfiles(_Model):
+    version: str
+    sources: dict[str, SourceProfile]
+
+
 class Manifest(_Model):
     manifest_version: int
     total_tokens: int
@@ -61,7 +74,10 @@ class Manifest(_Model):
     config: dict[str, Any]
     versions: dict[str, str]
     mix: Optional[dict[str, Any]] = None  # the mix stage's target vs achieved report, when mixing
+    # each source's profile, when any source names one (``schemas/profiles.py``)
+    source_profiles: Optional[SourceProfiles] = None
 
     def dump(self) -> dict:
-        """The manifest document, with exactly the keys that were set (``mix`` only when mixing)."""
+        """The manifest document, with exactly the keys that were set (``mix`` only when mixing,
+        ``source_profiles`` only when a source names a profile)."""
         return self.model_dump(mode="json", exclude_unset=True)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import apache_beam as beam
 
@@ -31,6 +31,13 @@ class RunContext:
     # OUT/.work: where a stage spills bulk data so only references cross its shuffles (transforms.spill);
     # None outside a job (tests, benchmarks): the stage then uses a temporary folder
     work_dir: Optional[str] = None
+    # source name -> {stage -> resolved config or None}, for the sources that name a profile
+    # (``RunConfig.source_stages``); every other source uses the stage's own block
+    source_stages: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+
+    def per_source(self, stage: str) -> dict[str, Any]:
+        """source -> the config of ``stage`` for that source, for the sources whose profile sets one."""
+        return {src: blocks.get(stage) for src, blocks in sorted(self.source_stages.items()) if stage in blocks}
 
 
 @dataclass(frozen=True)
@@ -73,11 +80,18 @@ class EnabledStage:
     config: Any = field(repr=False)
 
 
-def enabled_stages(stages_config: Any, flow: Optional[Sequence[StageSpec]] = None) -> list[EnabledStage]:
-    """The flow's stages whose block is present and enabled, in flow order."""
+def _on(config: Any) -> bool:
+    return config is not None and getattr(config, "enabled", True)
+
+
+def enabled_stages(stages_config: Any, flow: Optional[Sequence[StageSpec]] = None,
+                   context: Optional[RunContext] = None) -> list[EnabledStage]:
+    """The flow's stages whose block is present and enabled, in flow order; with a ``context``, also a
+    stage that only a source's profile enables (its ``config`` is then the ``stages:`` block, maybe None)."""
     out = []
     for spec in FLOW if flow is None else flow:
         config = getattr(stages_config, spec.name, None)
-        if config is not None and getattr(config, "enabled", True):
+        per_source = context.per_source(spec.name) if context is not None else {}
+        if _on(config) or any(_on(c) for c in per_source.values()):
             out.append(EnabledStage(spec, config))
     return out

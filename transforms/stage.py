@@ -153,3 +153,54 @@ def rejected_output(doc: Document, stage: str, reason: str) -> beam.pvalue.Tagge
     count(stage, "dropped", reason)
     return beam.pvalue.TaggedOutput(AnnotateAndFilter.REJECTED, rec)
 
+
+
+class PerSource:
+    """A per-source stage's config for each source: its ``stages:`` block, or what a source's profile
+    resolves to (``RunContext.per_source``). Picklable; ``build`` runs in ``DoFn.setup``.
+
+    Without profiles every source maps to the one block, so such a stage does exactly what it did before
+    profiles existed.
+    """
+
+    def __init__(self, default: Any, per_source: Optional[dict] = None):
+        self.default = default
+        self.per_source = dict(per_source or {})
+
+    @staticmethod
+    def _on(config: Any) -> bool:
+        return config is not None and getattr(config, "enabled", True)
+
+    def configs(self) -> list[Any]:
+        """Every distinct enabled config, in a fixed order (the default first)."""
+        out, seen = [], set()
+        for config in [self.default, *(self.per_source[k] for k in sorted(self.per_source))]:
+            if self._on(config):
+                key = config.model_dump_json()
+                if key not in seen:
+                    seen.add(key)
+                    out.append(config)
+        return out
+
+    def build(self, make) -> "SourceLookup":
+        """source -> ``make(config)``, with one ``make`` per distinct config (equal configs share one
+        object, so a model a config names loads once) and None for a source the stage does not run on."""
+        made: dict[str, Any] = {}
+        for config in self.configs():
+            made[config.model_dump_json()] = make(config)
+
+        def pick(config: Any) -> Any:
+            return made[config.model_dump_json()] if self._on(config) else None
+
+        return SourceLookup(pick(self.default), {src: pick(c) for src, c in self.per_source.items()})
+
+
+class SourceLookup:
+    """What ``PerSource.build`` returns: ``lookup(source)`` is that source's object (or None: not run)."""
+
+    def __init__(self, default: Any, by_source: dict):
+        self._default = default
+        self._by_source = by_source
+
+    def __call__(self, source: str) -> Any:
+        return self._by_source.get(source, self._default)

@@ -79,6 +79,9 @@ class SourceRow(BaseModel):
     kept_pct: float
     kept_by_stage: dict[str, int]
     removed_by_stage: dict[str, int]  # rejected + errors
+    # the curation profile the source named (manifest `source_profiles`); None: `stages:` as written
+    profile: Optional[str] = None
+    profile_digest: Optional[str] = None
 
 
 class Histogram(BaseModel):
@@ -400,6 +403,7 @@ def build_sources(audit: dict, manifest: dict, only: Optional[str]) -> list[Sour
         return []
     tok = _tokenize_input_stage(audit) or stages[-1]
     tokens_by = manifest.get("tokens_by_source", {})
+    profiles = (manifest.get("source_profiles") or {}).get("sources", {})
     rows = []
     for name, first in sorted(stages[0].get("by_source", {}).items()):
         if only is not None and name != only:
@@ -422,6 +426,8 @@ def build_sources(audit: dict, manifest: dict, only: Optional[str]) -> list[Sour
                 kept_pct=_pct(curated, int(first.get("in", 0))),
                 kept_by_stage=kept,
                 removed_by_stage=removed,
+                profile=profiles.get(name, {}).get("profile"),
+                profile_digest=profiles.get(name, {}).get("digest"),
             )
         )
     return rows
@@ -842,10 +848,14 @@ def render_text(s: Summary) -> list[str]:
     lines.append("")
 
     if s.by_source:
-        lines.append(f"{'BY SOURCE':<18}{'domain':<10}{'read':>9}{'curated':>9}{'kept%':>8}{'tokens':>12}  removed by")
+        # the profile column only when a source names one: runs without profiles print as before
+        profiled = any(r.profile for r in s.by_source)
+        prof_head = f"{'profile':<13}" if profiled else ""
+        lines.append(f"{'BY SOURCE':<18}{'domain':<10}{prof_head}{'read':>9}{'curated':>9}{'kept%':>8}{'tokens':>12}  removed by")
         for r in s.by_source:
             removed = ", ".join(f"{k} {v:,}" for k, v in r.removed_by_stage.items()) or "-"
-            lines.append(f"{r.name[:17]:<18}{r.domain[:9]:<10}{r.read:>9,}{r.curated:>9,}{r.kept_pct:>7.1f}%"
+            prof = f"{(r.profile or '(stages)')[:12]:<13}" if profiled else ""
+            lines.append(f"{r.name[:17]:<18}{r.domain[:9]:<10}{prof}{r.read:>9,}{r.curated:>9,}{r.kept_pct:>7.1f}%"
                          f"{r.tokens:>12,}  {removed}")
         lines.append("")
 

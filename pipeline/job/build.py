@@ -16,7 +16,7 @@ from pilewright.pipeline.job.audit_counts import WriteAudit
 from pilewright.pipeline.audit.profile import CuratedProfile, DroppedSamples
 from pilewright.pipeline.job.config import LoadedConfig, check_inputs_exist
 from pilewright.pipeline.job.remote import prepare_for_runner
-from pilewright.pipeline.job.manifest import WriteManifest
+from pilewright.pipeline.job.manifest import WriteManifest, source_profiles_section
 from pilewright.pipeline.job.options import pipeline_options
 from pilewright.pipeline.job.resume import (
     Checkpoint,
@@ -147,7 +147,7 @@ def build_pipeline(
     )
     shard_infos | "Manifest" >> WriteManifest(
         out_dir, tokenizer_info, tokens_by, loaded.written.model_dump(mode="json"), loaded.sha256, seed,
-        extra=mix_report,
+        extra=mix_report, sections=_manifest_sections(cfg),
     )
 
     tokenized.annotated | "WriteDocuments" >> WriteDocuments(out_dir)
@@ -344,3 +344,8 @@ def run_job(
     if resume:
         remove_work(out)
     return JobResult(out, audit, manifest, seconds, tel)
+
+
+def _manifest_sections(cfg) -> dict:
+    section = source_profiles_section(cfg)
+    return {"source_profiles": section} if section is not None else {}

@@ -56,7 +56,10 @@ def _format_validation_error(err: ValidationError) -> str:
     got = first.get("input")
     got_txt = "" if first.get("type") in ("missing",) or isinstance(got, dict) else f" (got {got!r})"
     more = f" [+{len(err.errors()) - 1} more]" if len(err.errors()) > 1 else ""
-    return f"{loc or 'config'}: {msg}{got_txt}{more}"
+    if not loc:
+        # a whole-config check (profiles, source names) names its own key at the start of its message
+        return f"{msg}{more}"
+    return f"{loc}: {msg}{got_txt}{more}"
 
 
 def _is_remote(path: str) -> bool:
@@ -96,7 +99,23 @@ def resolve_paths(cfg: RunConfig, base_dir: str) -> RunConfig:
                 update[variant] = c4.model_copy(update={"bad_words": c4.bad_words.model_copy(update={"lists": lists})})
         if update:
             stages = stages.model_copy(update={"quality": quality.model_copy(update=update)})
-    return cfg.model_copy(update={"sources": sources, "tokenizer": tokenizer, "stages": stages})
+    profiles = {name: _resolve_profile_paths(body, base_dir) for name, body in cfg.profiles.items()}
+    return cfg.model_copy(update={"sources": sources, "tokenizer": tokenizer, "stages": stages, "profiles": profiles})
+
+
+def _resolve_profile_paths(body, base_dir: str):
+    """A profile's bad-words list paths, relative to the config file like those under ``stages:``."""
+    quality = (body or {}).get("quality") or {}
+    update = {}
+    for variant in ("c4", "c4_paper", "c4_tfds"):
+        lists = ((quality.get(variant) or {}).get("bad_words") or {}).get("lists")
+        if lists:
+            block = dict(quality[variant])
+            block["bad_words"] = {**block["bad_words"], "lists": {k: _resolve(v, base_dir) for k, v in lists.items()}}
+            update[variant] = block
+    if not update:
+        return body
+    return {**body, "quality": {**quality, **update}}
 
 
 URL_LIST_FIELDS = ("block_domains", "block_substrings", "allow_domains", "allow_substrings")

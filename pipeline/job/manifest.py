@@ -74,6 +74,22 @@ def build_manifest(
     return Manifest.model_validate(doc).dump()
 
 
+def source_profiles_section(cfg) -> Optional[dict]:
+    """``source_profiles`` of the manifest: each source's profile, its resolved normalize/langid/quality
+    blocks and their digest; None (no section, the manifest as before) when no source names a profile."""
+    from pilewright.schemas.profiles import PROFILES_VERSION, resolved_digest, resolved_json
+
+    resolved = cfg.source_stages()
+    if not resolved:
+        return None
+    default = {"normalize": cfg.stages.normalize, "langid": cfg.stages.langid, "quality": cfg.stages.quality}
+    sources = {}
+    for s in sorted(cfg.sources, key=lambda s: s.name):
+        blocks = resolved.get(s.name, default)
+        sources[s.name] = {"profile": s.profile, "digest": resolved_digest(blocks), "blocks": resolved_json(blocks)}
+    return {"version": PROFILES_VERSION, "sources": sources}
+
+
 def manifest_text(doc: dict) -> str:
     return json.dumps(doc, indent=2, sort_keys=False) + "\n"
 
@@ -82,8 +98,10 @@ class WriteManifest(beam.PTransform):
     """ShardInfo (final, from ``WriteShards``) -> writes OUT/manifest.json."""
 
     def __init__(self, out_dir: str, tokenizer: beam.PCollection, tokens_by: beam.PCollection,
-                 config: dict, config_sha256: str, seed: int, extra: Optional[beam.PCollection] = None):
+                 config: dict, config_sha256: str, seed: int, extra: Optional[beam.PCollection] = None,
+                 sections: Optional[dict] = None):
         super().__init__()
+        self._sections = dict(sections or {})  # known when the pipeline is built (source_profiles)
         self._out_dir = out_dir
         self._tokenizer = tokenizer
         self._tokens_by = tokens_by
@@ -93,10 +111,10 @@ class WriteManifest(beam.PTransform):
         self._extra = extra
 
     def expand(self, shard_infos: beam.PCollection) -> beam.PCollection:
-        out_dir, config, sha, seed = self._out_dir, self._config, self._sha, self._seed
+        out_dir, config, sha, seed, sections = self._out_dir, self._config, self._sha, self._seed, self._sections
 
         def finish(infos, tokenizer, tokens_by, extras):
-            merged: dict = {}
+            merged: dict = dict(sections)
             for section, payload in sorted(extras or []):
                 merged[section] = json.loads(payload)
             doc = build_manifest(list(infos), tokenizer, tokens_by, config, sha, seed, merged)

@@ -10,21 +10,24 @@ from pilewright.transforms.flow import RunContext, enabled_stages
 
 
 def run_context(cfg: RunConfig, work_dir: Optional[str] = None) -> RunContext:
-    return RunContext(seed=cfg.run.seed, sources=tuple(cfg.sources), work_dir=work_dir)
+    return RunContext(seed=cfg.run.seed, sources=tuple(cfg.sources), work_dir=work_dir,
+                      source_stages=cfg.source_stages())
 
 
 def curation_stages(cfg: RunConfig, work_dir: Optional[str] = None) -> list[tuple[str, beam.PTransform]]:
-    """``(name, PTransform)`` in flow order for every stage whose block exists and is enabled.
+    """``(name, PTransform)`` in flow order for every stage whose block exists and is enabled, or that a
+    source's profile enables.
 
     ``work_dir``: the run's spill folder (``OUT/.work``)."""
     context = run_context(cfg, work_dir)
-    return [(stage.spec.name, stage.spec.build(stage.config, context)) for stage in enabled_stages(cfg.stages)]
+    return [(stage.spec.name, stage.spec.build(stage.config, context))
+            for stage in enabled_stages(cfg.stages, context=context)]
 
 
 def side_output_hooks(cfg: RunConfig) -> list[tuple[str, beam.PTransform]]:
     """``(name, PTransform)`` of the enabled stages that act on every stage's rejected records and dead letters."""
     hooks = []
-    for stage in enabled_stages(cfg.stages):
+    for stage in enabled_stages(cfg.stages):  # the hook stages (pii) are global: never set by a profile
         hook = stage.spec.side_output_hook(stage.config)
         if hook is not None:
             hooks.append((stage.spec.name, hook))

@@ -6,13 +6,23 @@ threshold set to ``null`` turns that single check off.
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import ClassVar, Literal, Optional
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_serializer, model_validator
 
 from pilewright.schemas.stages.base import Frozen
 
-QUALITY_RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "c4_paper", "c4_tfds", "fineweb")
+QUALITY_RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "c4_paper", "c4_tfds", "fineweb", "junk")
+
+
+def _omit_defaults(model, data, fields: tuple[str, ...]):
+    """``data`` without ``fields`` that hold their default: keys added after a run recorded its config
+    (the manifest's ``config``) do not change that record while unused."""
+    if isinstance(data, dict):
+        for name in fields:
+            if name in data and getattr(model, name) == type(model).model_fields[name].default:
+                data.pop(name)
+    return data
 
 
 class NormalizeConfig(Frozen):
@@ -35,6 +45,16 @@ class NormalizeConfig(Frozen):
     max_blank_lines: Optional[int] = Field(default=1, ge=0)
     # a document that is empty after normalization is dropped as `normalize:empty`
     drop_empty: bool = True
+    # rejoin the line structure HTML extraction breaks (filings, hard-wrapped wires): `wrapped` joins a
+    # line to the next when it does not end a sentence; `table_cells` also joins runs of short blocks
+    # (table cells and inline fragments each put on their own line) into one line. `none`: as extracted
+    rejoin_lines: Literal["none", "wrapped", "table_cells"] = "none"
+
+    _ADDED: ClassVar[tuple[str, ...]] = ("rejoin_lines",)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        return _omit_defaults(self, handler(self), self._ADDED)
 
 
 class LangIdConfig(Frozen):
@@ -49,6 +69,17 @@ class LangIdConfig(Frozen):
     # another fastText language model (lid.176.bin, GlotLID, ...): any local or Beam/fsspec path; labels
     # like __label__en or __label__eng_Latn
     model: Optional[str] = None
+    # what the model reads: the whole document, or only its prose lines (lines of at least
+    # `prose_min_words` words, most of them with a letter), so the number columns of a filing's tables do
+    # not pull an English document below `min_score`; a document without prose lines is read whole
+    over: Literal["document", "prose_lines"] = "document"
+    prose_min_words: int = Field(default=6, ge=1)
+
+    _ADDED: ClassVar[tuple[str, ...]] = ("over", "prose_min_words")
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        return _omit_defaults(self, handler(self), self._ADDED)
 
     @field_validator("languages")
     @classmethod
@@ -169,6 +200,25 @@ class FineWebConfig(Frozen):
     new_line_ratio: float = 0.3
 
 
+class JunkConfig(Frozen):
+    """pilewright's junk signals (``transforms/quality/junk.py``): word salad and spam, judged apart from
+    the sentence, repetition and letter rules a domain profile loosens. Not in the default rule sets; the
+    shipped domain profiles add it. A threshold set to ``null`` turns that check off."""
+
+    # share of sentence ends followed by a lower-case word (word salad: most of them)
+    max_lower_after_stop: Optional[float] = 0.5
+    min_sentence_ends: int = Field(default=4, ge=1)
+    # share of prepositions followed by an article or determiner (English prose: about a third)
+    min_prep_det_ratio: Optional[float] = None
+    min_prepositions: int = Field(default=15, ge=1)
+    # marketing phrases ("click here", "unsubscribe", ...) per 1,000 words
+    max_spam_phrases_per_1k: Optional[float] = 2.5
+    # share of sentence ends that are "!" (prose, filings, news, calls: below 0.01)
+    max_exclaim_ratio: Optional[float] = 0.1
+    # share of 3+-letter words in capitals (off: filing headers and wire headlines are in capitals)
+    max_upper_word_ratio: Optional[float] = None
+
+
 class ClassifierConfig(Frozen):
     """One fastText classifier the quality stage scores every document with."""
 
@@ -193,7 +243,14 @@ class QualityConfig(Frozen):
     c4_paper: C4PaperConfig = C4PaperConfig()
     c4_tfds: C4TfdsConfig = C4TfdsConfig()
     fineweb: FineWebConfig = FineWebConfig()
+    junk: JunkConfig = JunkConfig()
     classifiers: list[ClassifierConfig] = Field(default_factory=list)
+
+    _ADDED: ClassVar[tuple[str, ...]] = ("junk",)
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        return _omit_defaults(self, handler(self), self._ADDED)
 
     @field_validator("rules")
     @classmethod

@@ -7,7 +7,7 @@ from pilewright.transforms.langid.stage import LangId, model_labels
 
 def build_stage(config, context):
     """The stage of the flow (``transforms.flow``) for this config block."""
-    return LangId(config)
+    return LangId(config, per_source=context.per_source("langid"))
 
 
 __all__ = ["build_stage", "LangId", "model_labels"]

@@ -18,7 +18,7 @@ from pilewright.schemas.audit import LANGID_LANGUAGES
 from pilewright.schemas.stages.quality import LangIdConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 from pilewright.transforms.fasttext_models import DEFAULT_LANGID_MODEL, fasttext_line, fasttext_predict, load_fasttext, local_model_path
-from pilewright.transforms.stage import StageResult, count, rejected_output, to_dead_letter
+from pilewright.transforms.stage import PerSource, StageResult, count, rejected_output, to_dead_letter
 
 STAGE = "langid"
 _LABEL_PREFIX = "__label__"
@@ -54,21 +54,55 @@ def langid_reason(lang: str, score: float, cfg: LangIdConfig) -> Optional[str]:
     return None
 
 
+def _is_prose(words: list[str], min_words: int) -> bool:
+    if len(words) < min_words:
+        return False
+    # a table row of figures has words, but few of them with a letter
+    return sum(1 for w in words if any(c.isalpha() for c in w)) * 3 >= len(words) * 2
+
+
+def prose_text(text: str, min_words: int) -> str:
+    """The prose lines of ``text`` (``over: prose_lines``), or the whole text when it has none."""
+    lines = [line for line in text.splitlines() if _is_prose(line.split(), min_words)]
+    return "\n".join(lines) if lines else text
+
+
+def identify(model, text: str, cfg: LangIdConfig) -> tuple[str, float]:
+    """(language, score) of a document as ``cfg`` reads it."""
+    if cfg.over == "prose_lines":
+        text = prose_text(text, cfg.prose_min_words)
+    return predict_top(model, text)
+
+
 class _LangIdFn(beam.DoFn):
     LANGUAGES = LANGID_LANGUAGES
 
-    def __init__(self, cfg: LangIdConfig):
+    def __init__(self, configs: PerSource):
         super().__init__()
-        self._cfg = cfg
-        self._model = None
+        self._configs = configs
+        self._pick = None
 
     def setup(self) -> None:
-        self._model = load_fasttext(local_model_path(self._cfg.model or DEFAULT_LANGID_MODEL))
+        models: dict[str, object] = {}  # one load per model file, whatever number of profiles name it
+
+        def make(cfg: LangIdConfig):
+            path = cfg.model or DEFAULT_LANGID_MODEL
+            if path not in models:
+                models[path] = load_fasttext(local_model_path(path))
+            return cfg, models[path]
+
+        self._pick = self._configs.build(make)
 
     def process(self, doc: Document) -> Iterable:
-        lang, score = predict_top(self._model, doc.text)
+        picked = self._pick(doc.source)
+        if picked is None:  # a source whose profile turns the stage off
+            count(STAGE, "kept")
+            yield doc
+            return
+        cfg, model = picked
+        lang, score = identify(model, doc.text, cfg)
         out = doc._replace(lang=lang, lang_score=score)
-        reason = langid_reason(lang, score, self._cfg)
+        reason = langid_reason(lang, score, cfg)
         yield beam.pvalue.TaggedOutput(self.LANGUAGES, lang)
         if reason is None:
             count(STAGE, "kept")
@@ -89,16 +123,18 @@ class LangId(beam.PTransform):
     rejected=RejectedDocument "langid:not_in_languages" / "langid:low_score", errors=DeadLetter,
     stats=("languages", JSON {lang: documents}) over every classified document).
     Counters: langid/kept, langid/dropped:<reason>.
+    Per source: ``per_source`` maps a source name to the config its profile resolves to (None or
+    ``enabled: false``: its documents pass unannotated); other sources use ``cfg``.
     Determinism: fastText prediction is deterministic for a given model. Cost: element-wise, the model
     (~1 MB for lid.176.ftz) loaded once per worker; one small global combine for the histogram.
     """
 
-    def __init__(self, cfg: LangIdConfig = LangIdConfig()):
+    def __init__(self, cfg: Optional[LangIdConfig] = LangIdConfig(), per_source: Optional[dict] = None):
         super().__init__()
-        self._cfg = cfg
+        self._configs = PerSource(cfg, per_source)
 
     def expand(self, docs: beam.PCollection) -> StageResult:
-        outs = docs | "Identify" >> beam.ParDo(_LangIdFn(self._cfg)).with_exception_handling(
+        outs = docs | "Identify" >> beam.ParDo(_LangIdFn(self._configs)).with_exception_handling(
             main_tag="kept", dead_letter_tag="errors"
         )
         errors = outs["errors"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(

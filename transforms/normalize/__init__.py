@@ -6,7 +6,7 @@ from pilewright.transforms.normalize.stage import Normalize
 
 def build_stage(config, context):
     """The stage of the flow (``transforms.flow``) for this config block."""
-    return Normalize(config)
+    return Normalize(config, per_source=context.per_source("normalize"))
 
 
 __all__ = ["build_stage", "Normalize"]

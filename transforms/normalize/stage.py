@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Iterable
+from typing import Iterable, Optional
 
 import apache_beam as beam
 
 from pilewright.schemas.stages.quality import NormalizeConfig
 from pilewright.schemas.records import Document
-from pilewright.transforms.stage import AnnotateAndFilter, StageResult, count, rejected_output
+from pilewright.transforms.stage import AnnotateAndFilter, PerSource, StageResult, count, rejected_output
 
 STAGE = "normalize"
 _MAX_PASSES = 4
@@ -73,6 +73,93 @@ def _collapse_blank_lines(text: str, keep: int) -> str:
     return "\n".join(out)
 
 
+# a line that ends here ends a sentence (or a heading/label): it is not joined to the next line
+_LINE_END = re.compile(r"""[.!?:;"'\u201d\u2019)\]]$""")
+# blocks of at most this many words, not ending a sentence, are table cells or inline fragments
+TABLE_CELL_MAX_WORDS = 12
+
+
+def _ends_sentence(line: str) -> bool:
+    return bool(_LINE_END.search(line))
+
+
+def _is_heading(line: str) -> bool:
+    # an upper-case line (a wire's headline, a filing's section title) stays a line of its own
+    letters = [c for c in line if c.isalpha()]
+    return len(letters) >= 3 and all(c.isupper() for c in letters)
+
+
+def _join_wrapped(block: list[str], fragments: bool) -> list[str]:
+    """Lines of a block joined where a wrap broke a sentence. A line was wrapped when the next line's
+    first word would not have fitted on it (the block's longest line is the width) or the next line
+    goes on in lower case, so a table's short rows stay rows; with ``fragments`` (HTML extraction, where inline elements land on lines of their own)
+    every line not ending a sentence is joined."""
+    width = max(len(line) for line in block)
+    out: list[str] = []
+    for i, line in enumerate(block):
+        if out and not _ends_sentence(out[-1]) and not _is_heading(out[-1]) and not _is_heading(line):
+            prev = block[i - 1]
+            if fragments or line[0].islower() or len(prev) + 1 + len(line.split(" ", 1)[0]) > width - 2:
+                out[-1] = f"{out[-1]} {line}"
+                continue
+        out.append(line)
+    return out
+
+
+def rejoin_lines(text: str, mode: str) -> str:
+    """The line structure HTML extraction and hard wrapping broke, rejoined (``normalize.rejoin_lines``).
+
+    ``wrapped``: inside a block of non-blank lines, a line that does not end a sentence is joined to the
+    next (a wire's 65-column wrapping, a filing's inline element put on its own line), so rules that judge
+    lines judge sentences. ``table_cells``: also, a run of blocks that are each one short line not ending
+    a sentence (a table's cells, one per block) becomes one line, so repetition rules judge the prose and
+    not the cell layout, and C4's line rule can drop the table as one line. Idempotent; ``none`` is the
+    identity. Expects text already normalized (stripped lines, ``\n`` breaks).
+    """
+    if mode == "none" or not text:
+        return text
+    blocks: list[list[str]] = []
+    current: list[str] = []
+    for line in text.split("\n"):
+        if line.strip():
+            current.append(line)
+        else:
+            if current:
+                blocks.append(current)
+            blocks.append([])  # the blank line itself, kept as written
+            current = []
+    if current:
+        blocks.append(current)
+    joined = [_join_wrapped(b, mode == "table_cells") if b else b for b in blocks]
+    if mode == "table_cells":
+        merged: list[list[str]] = []
+        run: list[str] = []  # cells of the current run
+
+        def is_cell(b: list[str]) -> bool:
+            return len(b) == 1 and len(b[0].split()) <= TABLE_CELL_MAX_WORDS and not _ends_sentence(b[0])
+
+        def flush() -> None:
+            if run:
+                merged.append([" ".join(run)])
+                run.clear()
+
+        for b in joined:
+            if not b:
+                if not run:
+                    merged.append(b)
+                continue  # blank lines between cells of one run go with the run
+            if is_cell(b):
+                run.append(b[0])
+                continue
+            if run:
+                flush()
+                merged.append([])
+            merged.append(b)
+        flush()
+        joined = merged
+    return "\n".join("\n".join(b) for b in joined).strip("\n")
+
+
 class Normalizer:
     """``normalize_text`` with its ftfy configuration built once."""
 
@@ -86,6 +173,8 @@ class Normalizer:
             if fixed == text:
                 break
             text = fixed
+        if self.cfg.rejoin_lines != "none":
+            text = rejoin_lines(text, self.cfg.rejoin_lines)
         return text
 
 
@@ -95,18 +184,23 @@ def normalize_text(text: str, cfg: NormalizeConfig = NormalizeConfig()) -> str:
 
 
 class _NormalizeFn(beam.DoFn):
-    def __init__(self, cfg: NormalizeConfig):
+    def __init__(self, configs: PerSource):
         super().__init__()
-        self._cfg = cfg
+        self._configs = configs
         self._normalize = None
 
     def setup(self) -> None:
-        self._normalize = Normalizer(self._cfg)
+        self._normalize = self._configs.build(Normalizer)
 
     def process(self, doc: Document) -> Iterable:
-        text = self._normalize(doc.text)
+        normalize = self._normalize(doc.source)
+        if normalize is None:  # a source whose profile turns the stage off
+            count(STAGE, "kept")
+            yield doc
+            return
+        text = normalize(doc.text)
         out = doc._replace(text=text)
-        if not text and self._cfg.drop_empty:
+        if not text and normalize.cfg.drop_empty:
             yield rejected_output(out, STAGE, "empty")
             return
         count(STAGE, "kept", None if text == doc.text else "changed")
@@ -119,12 +213,14 @@ class Normalize(beam.PTransform):
     Input: PCollection[Document]. Output: StageResult(main=Document with normalized text,
     rejected=RejectedDocument "normalize:empty", errors=DeadLetter).
     Counters: normalize/kept (unchanged), normalize/kept:changed, normalize/dropped:empty.
+    Per source: ``per_source`` maps a source name to the config its profile resolves to (None or
+    ``enabled: false``: its documents pass unchanged); other sources use ``cfg``.
     Determinism: a pure function of the text and config. Cost: element-wise, no shuffle; ftfy dominates.
     """
 
-    def __init__(self, cfg: NormalizeConfig = NormalizeConfig()):
+    def __init__(self, cfg: Optional[NormalizeConfig] = NormalizeConfig(), per_source: Optional[dict] = None):
         super().__init__()
-        self._cfg = cfg
+        self._configs = PerSource(cfg, per_source)
 
     def expand(self, docs: beam.PCollection) -> StageResult:
-        return docs | "Normalize" >> AnnotateAndFilter(STAGE, _NormalizeFn(self._cfg))
+        return docs | "Normalize" >> AnnotateAndFilter(STAGE, _NormalizeFn(self._configs))

@@ -11,7 +11,7 @@ from pilewright.transforms.quality.stage import QualityFilter
 
 def build_stage(config, context):
     """The stage of the flow (``transforms.flow``) for this config block."""
-    return QualityFilter(config)
+    return QualityFilter(config, per_source=context.per_source("quality"))
 
 
 __all__ = ["build_stage", "QualityFilter"]

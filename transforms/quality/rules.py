@@ -13,6 +13,7 @@ from typing import NamedTuple, Optional, Sequence
 from pilewright.schemas.stages.quality import QualityConfig
 from pilewright.transforms.quality.c4 import BadWords, c4_reason, c4_signals
 from pilewright.transforms.quality.fineweb import fineweb_reason, fineweb_signals
+from pilewright.transforms.quality.junk import junk_reason, junk_signals
 from pilewright.transforms.quality.gopher import (
     gopher_quality_reason,
     gopher_quality_signals,
@@ -50,6 +51,8 @@ def decide(rule: str, signals: dict[str, float], cfg: QualityConfig, text: str) 
         return gopher_repetition_reason(signals, cfg.gopher_repetition, text)
     if rule == "fineweb":
         return fineweb_reason(signals, cfg.fineweb)
+    if rule == "junk":
+        return junk_reason(signals, cfg.junk)
     return c4_reason(signals, getattr(cfg, rule))
 
 
@@ -140,6 +143,8 @@ class RuleScorer:
                     values = gopher_repetition_signals(judged, cfg.gopher_repetition, *doc_ngrams)
                 elif rule == "fineweb":
                     values = fineweb_signals(judged, doc_words, cfg.fineweb)
+                elif rule == "junk":
+                    values = junk_signals(judged, cfg.junk)
                 else:
                     infos = doc_words.chunk_infos if doc_words is not None else None
                     values, cleaned = c4_signals(judged, getattr(cfg, rule), analyzer, infos, doc_lines, doc_line_words)
