@@ -34,6 +34,7 @@ from pilewright.pipeline.audit.report import write_report
 from pilewright.pipeline.audit.summary import load_run_files
 from pilewright.pipeline.job.stage_timing import stage_seconds
 from pilewright.pipeline.job.stages import curation_stages, side_output_hooks
+from pilewright.pipeline.job import steps
 from pilewright.schemas import layout
 from pilewright.schemas.audit import RunFacts
 from pilewright.schemas.errors import UserError
@@ -64,12 +65,12 @@ def curate(p: beam.Pipeline, cfg, out_dir: str) -> tuple[list[tuple[str, StageRe
     """Ingest and the curation stages: their results in flow order, and the curated documents."""
     results: list[tuple[str, StageResult]] = []
     work = FileSystems.join(out_dir, *layout.SPILL.split("/"))
-    ingest = p | "Ingest" >> ReadSources(cfg.sources, cfg.policy.duplicate_ids, cfg.policy.invalid_text,
+    ingest = p | steps.INGEST >> ReadSources(cfg.sources, cfg.policy.duplicate_ids, cfg.policy.invalid_text,
                                          work_dir=FileSystems.join(work, "ingest"))
     results.append(("ingest", ingest))
     docs = ingest.main
     for name, transform in curation_stages(cfg, work):
-        stage = docs | f"Stage[{name}]" >> transform
+        stage = docs | steps.stage_step(name) >> transform
         results.append((name, stage))
         docs = stage.main
     return results, docs
@@ -106,46 +107,46 @@ def build_pipeline(
     hf = None
     if cfg.tokenizer.hf:
         hf = {"eos_token": cfg.tokenizer.eos_token, "bos_token": cfg.tokenizer.bos_token, "add_bos": cfg.tokenizer.bos}
-        model = p | "LoadTokenizer" >> LoadHFTokenizer(cfg.tokenizer.hf, model_dir)
-        tokenizer_info = model | "TokenizerInfo" >> beam.Map(lambda data: hf_info(data, **hf))
+        model = p | steps.LOAD_TOKENIZER >> LoadHFTokenizer(cfg.tokenizer.hf, model_dir)
+        tokenizer_info = model | steps.TOKENIZER_INFO >> beam.Map(lambda data: hf_info(data, **hf))
     else:
         if cfg.tokenizer.model:
-            model = p | "LoadTokenizer" >> LoadTokenizer(cfg.tokenizer.model, model_dir)
+            model = p | steps.LOAD_TOKENIZER >> LoadTokenizer(cfg.tokenizer.model, model_dir)
         else:
-            model = docs | "TrainTokenizer" >> TrainTokenizer(
+            model = docs | steps.TRAIN_TOKENIZER >> TrainTokenizer(
                 cfg.tokenizer.train, seed, model_dir, FileSystems.join(work, "tokenizer")
             )
             # the encoder waits for the model, which waits for every document: the curated documents
             # wait on disk (one reference per bundle crosses the barrier), not in a runner's buffers
             docs = (
                 docs
-                | "SpillCurated" >> beam.ParDo(SpillDocumentsFn(FileSystems.join(work, "curated")))
-                | "ReadCurated" >> beam.FlatMap(iter_documents).with_output_types(Document)
+                | steps.SPILL_CURATED >> beam.ParDo(SpillDocumentsFn(FileSystems.join(work, "curated")))
+                | steps.READ_CURATED >> beam.FlatMap(iter_documents).with_output_types(Document)
             )
-        tokenizer_info = model | "TokenizerInfo" >> beam.Map(model_info)
+        tokenizer_info = model | steps.TOKENIZER_INFO >> beam.Map(model_info)
 
-    tokenized = docs | "Tokenize" >> Encode(model, hf, FileSystems.join(work, "tokens"))
+    tokenized = docs | steps.TOKENIZE >> Encode(model, hf, FileSystems.join(work, "tokens"))
     results.append(("tokenize", tokenized))
     tokens = tokenized.main
     shard_input, mix_report = tokens, None
     if cfg.mix is not None and cfg.mix.enabled:
         # mix repeats/subsamples by token budget and supplies the stratified order keys the shards follow
-        mix = tokens | "Mix" >> MixDomains(cfg.mix, cfg.sources, seed)
+        mix = tokens | steps.MIX >> MixDomains(cfg.mix, cfg.sources, seed)
         results.append(("mix", mix))
         tokens, shard_input, mix_report = mix.mixed, mix.keyed, mix.report
 
-    shard_infos = shard_input | "Shard" >> WriteShards(
+    shard_infos = shard_input | steps.SHARD >> WriteShards(
         out_dir, tokenizer_info, seed, cfg.shards.tokens_per_shard, cfg.shards.num_shards,
         prekeyed=mix_report is not None, megatron=cfg.shards.format == "both",
     )
     tokens_by = (
         tokens
-        | "TokensBy" >> beam.FlatMap(
+        | steps.TOKENS_BY >> beam.FlatMap(
             lambda t: [(("source", t.source), (1, t.n_tokens)), (("domain", t.domain), (1, t.n_tokens))]
         )
-        | "SumTokensBy" >> beam.CombinePerKey(sum_pairs)
+        | steps.SUM_TOKENS_BY >> beam.CombinePerKey(sum_pairs)
     )
-    shard_infos | "Manifest" >> WriteManifest(
+    shard_infos | steps.MANIFEST >> WriteManifest(
         out_dir, tokenizer_info, tokens_by, loaded.written.model_dump(mode="json"), loaded.sha256, seed,
         extra=mix_report, sections=_manifest_sections(cfg),
     )
@@ -172,7 +173,7 @@ def build_pipeline(
         shard_infos | "ProgressShards" >> beam.ParDo(CountFn(progress_dir, SHARDS_KEY))
 
     domains = {s.name: s.domain for s in cfg.sources}
-    p | "Audit" >> WriteAudit(
+    p | steps.AUDIT >> WriteAudit(
         results, domains, FileSystems.join(out_dir, *layout.AUDIT.split("/")), extra=audit_extras,
         progress_dir=progress_dir, carried=carried,
     )

@@ -10,32 +10,18 @@ from __future__ import annotations
 import re
 from typing import Iterable
 
+from pilewright.pipeline.job.steps import STAGE_OF_STEP
+
 # Beam reports it as namespace "beam", name "metric:ptransform_execution_time:total_msecs:v1"
 TOTAL_MSECS = "ptransform_execution_time:total_msecs:v1"
 _STAGE_RE = re.compile(r"^(?:Stage|Rejected|DeadLetters)\[(?P<name>[^\]]+)\]$")
-# top-level step names in pipeline/job/build.py -> the stage they belong to; anything else is "outputs"
-_STEP_STAGES = {
-    "Ingest": "ingest",
-    "TrainTokenizer": "train_tokenizer",
-    "LoadTokenizer": "train_tokenizer",
-    "TokenizerInfo": "train_tokenizer",
-    "Tokenize": "tokenize",
-    "Mix": "mix",
-    "Shard": "shard",
-    "TokensBy": "shard",
-    "SumTokensBy": "shard",
-    "Manifest": "shard",
-    "Audit": "audit",
-}
-
-
 def stage_of_step(step: str) -> str:
     """The stage a (possibly nested) Beam step name belongs to, from its top-level component."""
     top = step.split("/", 1)[0]
     m = _STAGE_RE.match(top)
     if m:
         return m.group("name")
-    return _STEP_STAGES.get(top, "outputs")
+    return STAGE_OF_STEP.get(top, "outputs")
 
 
 def sum_stage_seconds(rows: Iterable[tuple[str, float]]) -> dict[str, float]:

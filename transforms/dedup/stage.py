@@ -21,10 +21,10 @@ from typing import Iterable, Optional, Tuple
 import apache_beam as beam
 
 from pilewright.schemas.stages.dedup import DedupConfig
-from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
+from pilewright.schemas.records import DeadLetter, Document
 from pilewright.transforms.hashing import stable_hash64
 from pilewright.transforms.spill import SpillDocumentsFn, iter_documents
-from pilewright.transforms.stage import StageResult, count, reject, to_dead_letter
+from pilewright.transforms.stage import count, reject, to_dead_letter, typed_stage_result
 from pilewright.transforms.dedup.components import ConnectedComponents
 from pilewright.transforms.dedup.exact import exact_key, keep_rank
 from pilewright.transforms.dedup.lsh import (
@@ -236,9 +236,6 @@ class _DecideFn(beam.DoFn):
                 count(STAGE, "dropped", "near")
 
 
-def _identity(x):
-    return x
-
 
 class Dedup(beam.PTransform):
     """Exact and MinHash near-duplicate removal: one document kept per cluster.
@@ -353,9 +350,4 @@ class Dedup(beam.PTransform):
             | "Audit" >> beam.CombinePerKey(DedupAuditFn(cap, cfg.max_rounds if mh is not None else None))
             | "Sections" >> beam.FlatMap(lambda kv: kv[1]).with_output_types(typing.Tuple[str, str])
         )
-        return StageResult(
-            main=decided["kept"] | "TypeKept" >> beam.Map(_identity).with_output_types(Document),
-            rejected=decided["rejected"] | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
-            errors=errors,
-            stats=stats,
-        )
+        return typed_stage_result(decided["kept"], decided["rejected"], errors, stats)

@@ -17,11 +17,11 @@ from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
 from pilewright.schemas.config import SourceConfig
-from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
+from pilewright.schemas.records import Document
 from pilewright.transforms.spill import SpillWriter, iter_payloads
 from pilewright.transforms.spill import dumps as spill_dumps
 from pilewright.transforms.spill import loads as spill_loads
-from pilewright.transforms.stage import StageResult, count, reject, sum_pairs
+from pilewright.transforms.stage import StageResult, count, reject, sum_pairs, typed_stage_result
 from pilewright.transforms.ingest.ids import (
     Place,
     add_group,
@@ -243,12 +243,7 @@ class ReadSources(beam.PTransform):
                 | "SkipsToOne" >> beam.combiners.ToList()
                 | "SkipsSection" >> beam.Map(_skips_section)
             )
-        return StageResult(
-            main=unique_docs | "TypeDocs" >> beam.Map(_identity).with_output_types(Document),
-            rejected=read.rejected | "TypeRejected" >> beam.Map(_identity).with_output_types(RejectedDocument),
-            errors=read.errors | "TypeErrors" >> beam.Map(_identity).with_output_types(DeadLetter),
-            stats=stats | "Stats" >> beam.Flatten(),
-        )
+        return typed_stage_result(unique_docs, read.rejected, read.errors, stats | "Stats" >> beam.Flatten())
 
 
 def _repaired_section(rows: list) -> tuple[str, str]:
@@ -267,6 +262,3 @@ def _skips_section(counted: list) -> tuple[str, str]:
         by_source.setdefault(source, {})[reason] = n
     return "skipped_records", json.dumps(by_source, sort_keys=True)
 
-
-def _identity(x):
-    return x
