@@ -36,3 +36,19 @@ def test_the_tokenizer_sample_stops_before_the_byte_bound_in_key_order():
     assert _within_bytes(sample, 100) == {"a": 10, "b": 20, "c": 30, "d": 40}
     # one document over the bound is still a sample: training on nothing would fail later and less clearly
     assert _within_bytes(sample, 1) == {"a": 10}
+
+
+def test_spilled_documents_come_back_equal_without_pickle():
+    import math
+    import types
+
+    from pilewright.schemas.records import Document
+    from pilewright.transforms.spill import dumps, loads
+
+    doc = Document("a/1", "t\u00ebxt \ud800 \U0001F600", "s", "g", None, "en", -0.0,
+                   types.MappingProxyType({"q": 0.1 + 0.2, "n": float("nan")}), None, {"EMAIL": 2}, 5)
+    payload = dumps(tuple(doc))
+    assert b"\x80" not in payload and not payload.startswith(b"\x80")  # JSON text, not a pickle stream
+    back = Document(*loads(payload))
+    assert back.text == doc.text and back.quality["q"] == 0.1 + 0.2 and math.isnan(back.quality["n"])
+    assert math.copysign(1, back.lang_score) == -1 and back._replace(quality=None) == doc._replace(quality=None)

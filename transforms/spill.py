@@ -13,10 +13,10 @@ about the size of the curated text plus its token arrays (4 bytes a token). Work
 """
 from __future__ import annotations
 
-import pickle
+import json
 import struct
 import uuid
-from typing import Iterator, Optional
+from typing import Iterator, Mapping, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -106,12 +106,22 @@ class RangeReader:
         self._open.clear()
 
 
-def dumps(obj) -> bytes:
-    return pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+def _plain(value):
+    # annotations may be any Mapping (a read-only view after a shuffle); JSON needs a dict
+    return dict(value) if isinstance(value, Mapping) else value
 
 
-def loads(data: bytes):
-    return pickle.loads(data)
+def dumps(obj: Sequence) -> bytes:
+    """A record's fields (str, int, float, None, str-keyed mappings: every Document field) as JSON.
+
+    JSON, not pickle: the working folder is a file store others can write to, and reading it back must
+    never run code. Floats round-trip exactly (repr), NaN and -0.0 included; key order is kept."""
+    # ASCII escapes: a lone surrogate (which UTF-8 cannot encode) comes back as itself
+    return json.dumps([_plain(v) for v in obj], separators=(",", ":")).encode("ascii")
+
+
+def loads(data: bytes) -> list:
+    return json.loads(data.decode("ascii"))
 
 
 def remove_work_dir(out_dir: str) -> None:

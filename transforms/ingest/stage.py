@@ -147,7 +147,7 @@ class _SpillPlacedFn(beam.DoFn):
 
     def process(self, item):
         doc, place = item
-        self._writer.write(spill_dumps((tuple(doc), tuple(place))))
+        self._writer.write(spill_dumps(tuple(doc) + tuple(place)))
         return ()
 
     def finish_bundle(self):
@@ -158,8 +158,9 @@ class _SpillPlacedFn(beam.DoFn):
 
 def _read_with_unique_ids(path: str, new_ids: dict) -> Iterable[Document]:
     for payload in iter_payloads(path):
-        fields, place = spill_loads(payload)
-        doc, place = Document(*fields), Place(*place)
+        fields = spill_loads(payload)
+        n = len(Document._fields)
+        doc, place = Document(*fields[:n]), Place(*fields[n:])
         new_id = new_ids.get((place.path, place.record))
         yield doc if new_id is None else doc._replace(id=new_id)
 
