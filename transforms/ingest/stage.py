@@ -12,14 +12,10 @@ from typing import Iterable, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
-from apache_beam.transforms.window import GlobalWindow
-from apache_beam.utils.timestamp import MIN_TIMESTAMP
-from apache_beam.utils.windowed_value import WindowedValue
 
 from pilewright.schemas.config import SourceConfig
 from pilewright.schemas.records import Document
-from pilewright.transforms.spill import SpillWriter, iter_payloads
-from pilewright.transforms.spill import dumps as spill_dumps
+from pilewright.transforms.spill import SpillDocumentsFn, iter_payloads
 from pilewright.transforms.spill import loads as spill_loads
 from pilewright.transforms.stage import StageResult, count, reject, sum_pairs, typed_stage_result
 from pilewright.transforms.ingest.ids import (
@@ -133,29 +129,6 @@ class _NewIdsFn(beam.DoFn):
             yield (place.path, place.record), new_id
 
 
-class _SpillPlacedFn(beam.DoFn):
-    """(Document, Place) -> at the end of each bundle, the path of a spill file holding them: the documents
-    wait on disk, not in the runner's buffers, until every id has been seen."""
-
-    def __init__(self, folder: str):
-        super().__init__()
-        self._folder = folder
-        self._writer: Optional[SpillWriter] = None
-
-    def start_bundle(self):
-        self._writer = SpillWriter(self._folder)
-
-    def process(self, item):
-        doc, place = item
-        self._writer.write(spill_dumps(tuple(doc) + tuple(place)))
-        return ()
-
-    def finish_bundle(self):
-        path = self._writer.close()
-        if path is not None:
-            yield WindowedValue(path, MIN_TIMESTAMP, [GlobalWindow()])
-
-
 def _read_with_unique_ids(path: str, new_ids: dict) -> Iterable[Document]:
     for payload in iter_payloads(path):
         fields = spill_loads(payload)
@@ -226,7 +199,9 @@ class ReadSources(beam.PTransform):
         )
         unique_docs = (
             read.docs
-            | "SpillDocs" >> beam.ParDo(_SpillPlacedFn(self._work_dir))
+            # one flat record per document: its fields, then its place
+            | "FlatRecords" >> beam.MapTuple(lambda doc, place: tuple(doc) + tuple(place))
+            | "SpillDocs" >> beam.ParDo(SpillDocumentsFn(self._work_dir))
             | "UniqueIds" >> beam.FlatMap(_read_with_unique_ids, new_ids=beam.pvalue.AsDict(new_ids.renames))
         )
         stats = [
