@@ -17,8 +17,8 @@ Stages: normalize, langid, quality, decontaminate (MMLU, GSM8K, TruthfulQA, Huma
 1x input, cached), so tokenizer training is out of the picture; ``train`` trains a 8k BPE tokenizer on a
 ``--sample-docs`` sample inside the job, as users do; ``both`` runs each.
 
-Workers: ``1`` is ``--direct_running_mode=in_memory``; ``N > 1`` is ``multi_processing`` with N worker
-processes. ``--python`` runs another checkout's interpreter (a virtualenv with that checkout installed),
+Workers: ``--direct_num_workers=N``: N unit processes at once in the curate phase, each an in_memory
+pipeline (``pipeline.job.executor``); the corpus phase runs in_memory in the main process. ``--python`` runs another checkout's interpreter (a virtualenv with that checkout installed),
 so a baseline and a change are measured by the same script on the same input.
 
 Printed for every run: wall s, CPU s of the process tree, peak RSS (sum over the tree, sampled every 0.2 s),
@@ -157,9 +157,8 @@ def write_config(input_dir: Path, x: int, tokenizer: str, sample_docs: int, mode
 
 
 def beam_args(workers: int) -> list[str]:
-    if workers == 1:
-        return ["--direct_running_mode=in_memory"]
-    return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    # the curate phase's unit processes (pipeline.job.executor); the corpus phase runs in_memory
+    return [f"--direct_num_workers={workers}"]
 
 
 def run_one(python: str, cfg: Path, label: str, workers: int, mb: float) -> dict:

@@ -247,8 +247,10 @@ def test_dataflow_dry_run_builds_and_validates_the_sample_job(wheel, tmp_path, n
     pytest.importorskip("apache_beam.io.gcp.gcsfilesystem", reason="apache-beam[gcp] is not installed")
     import apache_beam as beam
 
-    from pilewright.pipeline.job.build import build_pipeline
+    from pilewright.pipeline.job.build import build_pipeline, dry_run_units
+    from pilewright.pipeline.job.phases import build_curate_unit
     from pilewright.pipeline.job.remote import for_remote_workers
+    from pilewright.pipeline.job.units import Unit
 
     bucket = "gs://pilewright-dry-run"
     args = [
@@ -256,8 +258,13 @@ def test_dataflow_dry_run_builds_and_validates_the_sample_job(wheel, tmp_path, n
         f"--temp_location={bucket}/tmp", "--max_num_workers=4", f"--extra_package={wheel}",
     ]
     loaded = for_remote_workers(load_config(None))
+    # the curate phase: one job over every file (globs expanded on the workers)
+    curate = beam.Pipeline(options=pipeline_options(args))
+    build_curate_unit(curate, loaded.resolved, f"{bucket}/out", Unit(0, (), whole=True), "fp")
+    assert str(curate.run().state) == "DONE"
+    # the corpus phase, over the units' files
     p = beam.Pipeline(options=pipeline_options(args))
-    build_pipeline(p, loaded, f"{bucket}/out")
+    build_pipeline(p, loaded, f"{bucket}/out", dry_run_units(loaded.resolved))
     result = p.run()
     assert str(result.state) == "DONE"
     job = result.job
