@@ -14,11 +14,12 @@ import yaml
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.pipeline import PipelineVisitor
 
-from pilewright.pipeline.job.build import build_pipeline, run_job
+from pilewright.pipeline.job import phase_runner
+from pilewright.pipeline.job.build import run_job
 from pilewright.pipeline.job.config import load_config
-from pilewright.pipeline.job.executor import UnitTask, run_unit
-from pilewright.pipeline.job.phases import build_curate_unit, merge_section, read_unit_file
-from pilewright.pipeline.job.units import MB, InputFile, cut_units, list_inputs, plan_units
+from pilewright.pipeline.job.executor import run_unit
+from pilewright.pipeline.job.phases import merge_section, plan_phases
+from pilewright.pipeline.job.units import MB, InputFile, cut_units, plan_units
 from pilewright.pipeline.audit import profile
 from pilewright.transforms import spill
 from pilewright.transforms.shard.stage import CELLS_PER_SHARD
@@ -56,6 +57,19 @@ def test_unit_fingerprint_changes_with_config_or_files():
     v = cut_units([InputFile("s", "p", "/f0", 6, 0.0)], 10)[0]
     assert u.fingerprint("a") != u.fingerprint("b")
     assert u.fingerprint("a") != v.fingerprint("a")
+
+
+def test_phases_alternate_per_document_and_corpus_stages(corpus):
+    phases, final = plan_phases(corpus.resolved)
+    assert [(p.name, p.kind, p.stages) for p in phases] == [
+        ("curate", "unit", ("normalize", "langid", "quality")),
+        ("decide1", "corpus", ("dedup", "span_dedup")),
+        ("finish2", "unit", ("pii",)),
+    ]
+    assert final == []
+    no_pii = corpus.resolved.model_copy(update={"stages": corpus.resolved.stages.model_copy(update={"pii": None})})
+    phases, final = plan_phases(no_pii)
+    assert [p.name for p in phases] == ["curate"] and final == ["dedup", "span_dedup"]
 
 
 def test_merged_sections_do_not_depend_on_the_unit_order():
@@ -104,7 +118,7 @@ def _corpus(dest: Path, n: int, files: int = 4) -> Path:
         "sources": [{"name": "web", "paths": ["part-*.jsonl.gz"], "format": "jsonl", "domain": "general"}],
         "stages": {"normalize": {}, "langid": {"languages": ["en"]},
                    "quality": {"rules": ["gopher_repetition", "gopher_quality"]},
-                   "dedup": {}, "span_dedup": {}},
+                   "dedup": {}, "span_dedup": {}, "pii": {}},
         "tokenizer": {"train": {"vocab_size": 400, "sample_docs": 40}},
         "shards": {"tokens_per_shard": 20000},
     }
@@ -127,7 +141,7 @@ def corpus(tmp_path_factory):
 def one_unit(corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("one-unit") / "out"
     result = run_job(corpus, IN_MEMORY + ["--direct_num_workers=1"], str(out))
-    assert json.loads((out / "audit" / "run.json").read_text())["phases"]["units"] == 1
+    assert json.loads((out / "audit" / "run.json").read_text())["phases"]["curate_units"] == 1
     return out, result
 
 
@@ -138,7 +152,9 @@ def test_every_unit_size_and_process_count_gives_the_same_bytes(corpus, one_unit
     out = tmp_path / "four-units"
     run_job(small_units, ["--direct_num_workers=2"], str(out))
     phases = json.loads((out / "audit" / "run.json").read_text())["phases"]
-    assert phases["units"] == 4 and phases["processes"] == 2
+    # curate (4 units), decide (dedup, span_dedup: one), finish (pii: cut from decide's files), final
+    assert phases["curate_units"] == 4 and phases["processes"] == 2
+    assert list(phases["phase_seconds"]) == ["curate", "decide1", "finish2", "final"]
     assert _digests(out) == reference
     a = json.loads((one_unit[0] / "audit" / "audit.json").read_text())
     b = json.loads((out / "audit" / "audit.json").read_text())
@@ -209,22 +225,23 @@ def _instrument(p: beam.Pipeline, figures: Path) -> None:
          | f"ProbeGroupOut{i}" >> beam.Map(_write_figure, path=str(figures), label=f"group:{label}"))
 
 
-def _phase_figures(config: Path, work: Path) -> tuple[dict[str, int], int]:
-    loaded = load_config(str(config))
-    out = work / "out"
+def _phase_figures(config: Path, work: Path, monkeypatch) -> tuple[dict[str, int], int]:
+    """Runs the whole job, one file a unit, every phase's pipeline in this process and instrumented."""
     figures = work / "figures.jsonl"
-    units = cut_units(list_inputs(loaded.resolved), 1)  # one file a unit
-    infos = []
-    for unit in units:
-        p = beam.Pipeline(options=PipelineOptions(IN_MEMORY))
-        build_curate_unit(p, loaded.resolved, str(out), unit, "fp")
-        _instrument(p, figures)
-        p.run().wait_until_finish()
-        infos.append(read_unit_file(str(out), unit))
-    p = beam.Pipeline(options=PipelineOptions(IN_MEMORY))
-    build_pipeline(p, loaded, str(out), infos)
-    _instrument(p, figures)
-    p.run().wait_until_finish()
+    original = beam.Pipeline.run
+
+    def instrumented_run(self, test_runner_api="AUTO"):
+        if test_runner_api is not False:  # Beam re-runs a round-tripped copy with False: probe once
+            _instrument(self, figures)
+        return original(self, test_runner_api)
+
+    monkeypatch.setattr(beam.Pipeline, "run", instrumented_run)
+    monkeypatch.setattr(phase_runner, "run_units", lambda tasks, processes, on_done=None: [run_unit(t) for t in tasks])
+    loaded = load_config(str(config))
+    cfg = loaded.resolved.model_copy(update={"run": loaded.resolved.run.model_copy(update={"unit_mb": 0.000001})})
+    out = work / "out"
+    run_job(type(loaded)(written=loaded.written, resolved=cfg, path=loaded.path), IN_MEMORY, str(out))
+    monkeypatch.setattr(beam.Pipeline, "run", original)
     got: dict[str, int] = {}
     for line in figures.read_text().splitlines():
         label, value = json.loads(line)
@@ -237,8 +254,8 @@ def test_no_side_input_or_group_grows_with_the_number_of_documents(tmp_path, mon
     monkeypatch.setattr(spill, "MAX_RECORDS_PER_FILE", 50)
     # the audit's sample of quality signals is capped (1,000 documents by default): capped below N here
     monkeypatch.setattr(profile, "QUALITY_SAMPLE_DOCS", 20)
-    small, _ = _phase_figures(_corpus(tmp_path / "n", 120), tmp_path / "n")
-    large, shards = _phase_figures(_corpus(tmp_path / "4n", 480), tmp_path / "4n")
+    small, _ = _phase_figures(_corpus(tmp_path / "n", 120), tmp_path / "n", monkeypatch)
+    large, shards = _phase_figures(_corpus(tmp_path / "4n", 480), tmp_path / "4n", monkeypatch)
     assert set(small) == set(large)
     assert any(k.startswith("side:") for k in small) and any(k.startswith("group:") for k in small)
     # the shard placement's one side input is a token total per cell of the shard order: bounded by the

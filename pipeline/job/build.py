@@ -1,7 +1,6 @@
 """Building and running the whole job from a loaded config."""
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import sys
@@ -19,17 +18,10 @@ from pilewright.pipeline.job.config import LoadedConfig, check_inputs_exist
 from pilewright.pipeline.job.remote import prepare_for_runner
 from pilewright.pipeline.job.manifest import WriteManifest, source_profiles_section
 from pilewright.pipeline.job.options import pipeline_options
-from pilewright.pipeline.job.executor import UnitDone, UnitTask, run_units, unit_args
+from pilewright.pipeline.job.executor import unit_args
+from pilewright.pipeline.job.phase_runner import run_phases
 from pilewright.pipeline.job.options import beam_args_with_defaults, local_cores, runner_kind
-from pilewright.pipeline.job.phases import (
-    KINDS,
-    build_curate_unit,
-    read_unit_file,
-    read_units,
-    remove_path,
-    unit_dir,
-    unit_stage_order,
-)
+from pilewright.pipeline.job.phases import plan_phases, read_units, unit_stage_order
 from pilewright.pipeline.job.resume import remove_work
 from pilewright.pipeline.job.units import Plan, Unit, list_inputs, plan_units
 from pilewright.pipeline.job.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
@@ -66,23 +58,25 @@ class JobResult:
 
 
 def build_pipeline(
-    p: beam.Pipeline, loaded: LoadedConfig, out_dir: str, units: Sequence[dict],
+    p: beam.Pipeline, loaded: LoadedConfig, out_dir: str, earlier: Sequence[Sequence[dict]],
     progress_dir: Optional[str] = None,
 ) -> list[str]:
-    """Adds the corpus phase to ``p``: the curate phase's units read back -> the corpus-wide stages ->
-    tokenizer -> tokenize -> mix -> shards, plus side outputs, manifest and audit.
+    """Adds the final phase to ``p``: the earlier phases' files read back -> the last corpus-wide stages
+    (when no per-document stage follows them) -> tokenizer -> tokenize -> mix -> shards, plus side
+    outputs, manifest and audit.
 
-    ``units``: every unit's ``unit.json`` (``pipeline.job.phases``). ``progress_dir``: a progress channel
-    folder (``pipeline.progress``) the workers report to, or None. Returns the audited stage names in flow
-    order.
+    ``earlier``: per earlier phase, its units' ``unit.json`` (``pipeline.job.phases``). ``progress_dir``: a
+    progress channel folder (``pipeline.progress``) the workers report to, or None. Returns the audited
+    stage names in flow order.
     """
     cfg = loaded.resolved
     seed = cfg.run.seed
     work = FileSystems.join(out_dir, *layout.SPILL.split("/"))
-    carried = read_units(p, units, cfg)
+    carried = read_units(p, earlier, cfg)
     results: list[tuple[str, StageResult]] = []
     docs = carried.docs
-    for name, transform in curation_stages(cfg, work, part="corpus"):
+    final = set(plan_phases(cfg)[1])
+    for name, transform in [(n, t) for n, t in curation_stages(cfg, work) if n in final]:
         stage = docs | steps.stage_step(name) >> transform
         results.append((name, stage))
         docs = stage.main
@@ -264,19 +258,13 @@ def _workers_flag(beam_args: Sequence[str]) -> Optional[int]:
 
 
 def plan_run(cfg, beam_args: Sequence[str], local: bool) -> Plan:
-    """The units of this run and how many run at once (one unit of every file on a remote runner, where
-    the curate phase is one job)."""
+    """The curate phase's units and how many run at once (one unit of every file on a remote runner, where
+    each phase is one job)."""
     if not local:
         return Plan(1, 0, (Unit(0, (), whole=True),))
     files = list_inputs(cfg)
     workers = _workers_flag(beam_args) or cfg.run.workers
     return plan_units(files, local_cores(), workers=workers, memory_mb=cfg.run.memory_mb, unit_mb=cfg.run.unit_mb)
-
-
-def dry_run_units(cfg) -> list[dict]:
-    """What a dry run's corpus phase is built over: one unit that wrote nothing (the graph is the same)."""
-    return [{"unit": 0, "stages": unit_stage_order(cfg), "files": {k: [] for k in KINDS}, "rows": [],
-             "sizes": [], "stats": []}]
 
 
 def run_job(
@@ -289,10 +277,10 @@ def run_job(
 ) -> JobResult:
     """Runs the job to completion, in phases (``pipeline.job.phases``), and returns the audit and manifest.
 
-    ``progress(view)`` is called about twice a second from a monitor thread while the corpus phase runs
-    (and once at the end); None runs it without the progress channel. ``on_unit(done, total)`` is called
-    as curate units finish. ``resume``: reuse the finished units of an interrupted run of the same config
-    and inputs (each unit is checked against its fingerprint).
+    ``progress(view)`` is called about twice a second from a monitor thread while the job runs (and once
+    at the end); None runs it without the progress channel. ``on_unit(done, total)`` is called as units
+    of a per-document phase finish. ``resume``: reuse the finished units of an interrupted run of the same
+    config and inputs (each unit is checked against its fingerprint).
     """
     out = output_dir(loaded, out_dir)
     check_inputs_exist(loaded.resolved, loaded.written)
@@ -309,55 +297,21 @@ def run_job(
             remove_work(out)
     started = time.monotonic()
     plan = plan_run(cfg, beam_args, local)
-    tasks = []
-    reused = 0
-    for unit in plan.units:
-        fp = unit.fingerprint(loaded.sha256)
-        if resume and not dry_run:
-            marker = read_unit_file(out, unit)
-            if marker is not None and marker.get("fingerprint") == fp:
-                reused += 1
-                continue
-        remove_path(unit_dir(out, unit))
-        tasks.append(UnitTask(cfg, out, unit, fp, tuple(unit_args(beam_args) if local else beam_args)))
-    unit_seconds: dict[str, float] = {}
     watch = ProgressWatch(progress) if progress is not None else None
     if watch and local:
         watch.start(unit_stage_order(cfg))
-    tasks = [dataclasses.replace(t, progress_dir=watch.dir) if watch and local else t for t in tasks]
     try:
-        if local:
-            done = run_units(tasks, plan.processes,
-                             on_done=(lambda d, n, total: on_unit(n + reused, total + reused)) if on_unit else None)
-        else:
-            done = []
-            for task in tasks:  # the curate phase as one job on the user's runner
-                p = beam.Pipeline(options=options)
-                build_curate_unit(p, task.cfg, out, task.unit, task.fingerprint)
-                result = p.run()
-                result.wait_until_finish()
-                if not dry_run:
-                    done.append(UnitDone(task.unit.index, 0.0, stage_seconds(result)))
-        for d in done:
-            for stage, sec in d.stage_seconds.items():
-                unit_seconds[stage] = round(unit_seconds.get(stage, 0.0) + sec, 3)
-        curate_seconds = round(time.monotonic() - started, 3)
-        if dry_run:
-            units = dry_run_units(cfg)
-        else:
-            units = [read_unit_file(out, unit) for unit in plan.units]
-            missing = [unit.name for unit, info in zip(plan.units, units) if info is None]
-            if missing:
-                raise RuntimeError(f"curate units {missing} finished without their unit.json")
-        if watch:
-            rows = [(tuple(k), tuple(v)) for u in units for k, v in u["rows"]]
+        done = run_phases(cfg, loaded.sha256, out, plan, beam_args, options, local, dry_run, resume,
+                          progress_dir=watch.dir if watch and local else None, on_unit=on_unit)
+        if watch and local:
+            rows = [(tuple(k), tuple(v)) for infos in done.earlier for u in infos for k, v in u["rows"]]
             rep = progress_reporter(watch.dir)
             for stage in unit_stage_order(cfg):
                 rep.done(stage, *stage_totals(rows, stage))
-        finish_started = time.monotonic()
-        # locally the corpus phase runs in this process (in_memory); elsewhere on the user's runner
+        final_started = time.monotonic()
+        # locally the final phase runs in this process (in_memory); elsewhere on the user's runner
         p = beam.Pipeline(options=pipeline_options(unit_args(beam_args)) if local else options)
-        order = build_pipeline(p, loaded, out, units, progress_dir=watch.dir if watch else None)
+        order = build_pipeline(p, loaded, out, done.earlier, progress_dir=watch.dir if watch else None)
         if watch:
             if local:
                 watch.set_order(order)
@@ -379,13 +333,12 @@ def run_job(
         return JobResult(out, {}, {}, seconds)
     tel = telemetry(run_result)
     stage_secs = dict(stage_seconds(run_result))
-    for stage, sec in unit_seconds.items():
+    for stage, sec in done.stage_seconds.items():
         stage_secs[stage] = round(stage_secs.get(stage, 0.0) + sec, 3)
-    facts = {"units": len(plan.units), "processes": plan.processes, "unit_bytes": plan.unit_bytes,
-             "curate_seconds": curate_seconds, "corpus_seconds": round(time.monotonic() - finish_started, 3)}
-    resume_facts = None
-    if resume:
-        resume_facts = {"config_sha256": loaded.sha256, "reused_units": reused}
+    facts = {"units": done.units, "curate_units": len(plan.units), "processes": plan.processes,
+             "unit_bytes": plan.unit_bytes, "phase_seconds": {**done.seconds,
+                                                               "final": round(time.monotonic() - final_started, 3)}}
+    resume_facts = {"config_sha256": loaded.sha256, "reused_units": done.reused} if resume else None
     run_facts = RunFacts(seconds=round(seconds, 3), beam_args=list(beam_args),
                          stage_seconds=dict(sorted(stage_secs.items())), telemetry=tel, resume=resume_facts,
                          phases=facts)

@@ -17,7 +17,7 @@ from typing import Callable, Optional, Sequence
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pilewright.pipeline.job.phases import build_curate_unit, remove_path, unit_scratch
+from pilewright.pipeline.job.phases import Phase, build_unit, plan_phases, remove_path, unit_scratch
 from pilewright.pipeline.job.stage_timing import stage_seconds
 from pilewright.pipeline.job.units import Unit
 from pilewright.schemas.config import RunConfig
@@ -50,6 +50,7 @@ class UnitTask:
     fingerprint: str
     beam_args: tuple[str, ...]
     progress_dir: Optional[str] = None
+    phase: Optional[Phase] = None  # None: the curate phase
 
 
 @dataclass(frozen=True)
@@ -63,11 +64,12 @@ def run_unit(task: UnitTask) -> UnitDone:
     """One unit's curate pipeline, to completion (in the calling process)."""
     started = time.monotonic()
     p = beam.Pipeline(options=PipelineOptions(list(task.beam_args)))
-    build_curate_unit(p, task.cfg, task.out_dir, task.unit, task.fingerprint, task.progress_dir)
+    phase = task.phase if task.phase is not None else plan_phases(task.cfg)[0][0]
+    build_unit(p, task.cfg, task.out_dir, phase, task.unit, task.fingerprint, progress_dir=task.progress_dir)
     result = p.run()
     result.wait_until_finish()
     # the unit's own spill files are of no use once its outputs are written
-    remove_path(unit_scratch(task.out_dir, task.unit))
+    remove_path(unit_scratch(task.out_dir, task.unit, phase))
     return UnitDone(task.unit.index, round(time.monotonic() - started, 3), stage_seconds(result))
 
 

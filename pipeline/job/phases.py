@@ -1,23 +1,32 @@
 """The job's phases and the files that pass between them.
 
-1. **curate**, one Beam pipeline per unit of input files (``pipeline.job.units``): ingest and the
-   per-document curation stages (``transforms.flow``: every stage before the first one that decides across
-   documents). A unit writes, under ``OUT/.work/curate/<unit>/``, its curated documents, its rejected
-   records and dead letters (already through the side-output hooks, so PII never reaches disk unredacted),
-   the (id, place) rows of its documents, and ``unit.json``: the list of those files, the unit's audit rows
-   and stats sections, and its fingerprint. ``unit.json`` is written to a temporary name and renamed, last:
-   a unit without it did not finish, and one whose fingerprint matches is reused by ``run --resume``.
-2. **corpus**, one Beam pipeline over every unit's files: ids shared across units made unique (only the
-   compact (id, place) rows are grouped), then the corpus-wide stages (decontaminate, dedup, span_dedup and
-   what follows them), the tokenizer, tokenize, mix, shards, manifest, side outputs and the audit
-   (``pipeline.job.build``). Documents are read back from the units' files by reference.
+The curation stages of ``transforms.flow`` fall into runs: per-document stages (run per **unit**) and
+corpus-wide ones (``StageSpec.corpus``: decontaminate, dedup, span_dedup). A run is:
 
-Between the two nothing but files: locally the units run in separate processes (``pipeline.job.executor``),
-each an ``in_memory`` pipeline, so memory follows the unit, not the corpus; on Dataflow or a portable
-runner each phase is one job (the curate phase over one unit holding every file).
+1. **curate**, one Beam pipeline per unit of input files (``pipeline.job.units``): ingest and the first
+   run of per-document stages (extract, url_filter, normalize, langid, quality).
+2. for each later run of stages, one phase: a corpus run is one pipeline over every document of the
+   phase before (``decide``: decontaminate, dedup, span_dedup); a per-document run (``finish``: pii) is
+   one pipeline per unit again, its units cut from the files the phase before wrote. The last run of
+   corpus stages, when nothing per-document follows it, joins the final phase instead.
+3. the **final** phase, one pipeline: tokenizer, tokenize, mix, shards, manifest, side outputs, audit
+   (``pipeline.job.build``), reading every phase's files.
+
+Every unit of every phase writes, under ``OUT/.work/<phase>/<unit>/``, its documents, its rejected records
+and dead letters (already through the side-output hooks, so PII never reaches disk unredacted), for the
+curate phase the (id, place) rows of its documents, and ``unit.json``: the list of those files, the
+unit's audit rows and stats sections, and its fingerprint. ``unit.json`` is written to a temporary name
+and renamed, last: a unit without it did not finish, and one whose fingerprint matches is reused by
+``run --resume``. Ids that two curate units share are made unique where the curate phase's documents are
+first read (only the compact (id, place) rows are grouped).
+
+Between phases nothing but files: locally the units run in separate processes (``pipeline.job.executor``),
+each an ``in_memory`` pipeline, so memory follows the unit, not the corpus, and every core has work in the
+per-document phases; on Dataflow or a portable runner each phase is one job (a unit phase over one unit).
 """
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
@@ -27,7 +36,7 @@ from apache_beam.io.filesystems import FileSystems
 
 from pilewright.pipeline.job import steps
 from pilewright.pipeline.job.audit_counts import stage_counts, stage_stats
-from pilewright.pipeline.job.stages import curation_stages, side_output_hooks
+from pilewright.pipeline.job.stages import curation_kinds, curation_stages, side_output_hooks
 from pilewright.pipeline.job.units import Unit
 from pilewright.pipeline.audit.profile import stage_sizes
 from pilewright.schemas import layout
@@ -35,7 +44,7 @@ from pilewright.schemas.config import RunConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 from pilewright.transforms.ingest.ids import Place, add_group, empty_section, merge_sections, section_json, unique_ids
 from pilewright.transforms.ingest.stage import ReadSources
-from pilewright.transforms.spill import SpillDocumentsFn, iter_payloads, loads
+from pilewright.transforms.spill import SpillDocumentsFn, iter_documents, iter_payloads, loads
 
 CURATE = "curate"
 UNIT_FILE = "unit.json"
@@ -43,36 +52,101 @@ KINDS = ("docs", "rejected", "errors", "places")
 DUPLICATE_IDS = ("ingest", "duplicate_ids")
 
 
+@dataclass(frozen=True)
+class Phase:
+    """One phase before the final one: ``kind`` ``unit`` (a pipeline per unit) or ``corpus`` (one
+    pipeline over every document), and the curation stages it runs."""
+
+    index: int
+    kind: str
+    stages: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return CURATE if self.index == 0 else f"{'finish' if self.kind == 'unit' else 'decide'}{self.index}"
+
+    @property
+    def first(self) -> bool:
+        return self.index == 0
+
+
+def plan_phases(cfg: RunConfig) -> tuple[list[Phase], list[str]]:
+    """The phases before the final one, and the curation stages the final phase runs itself."""
+    runs: list[tuple[str, list[str]]] = [("unit", [])]
+    for name, corpus in curation_kinds(cfg):
+        kind = "corpus" if corpus else "unit"
+        if runs[-1][0] == kind:
+            runs[-1][1].append(name)
+        else:
+            runs.append((kind, [name]))
+    final: list[str] = []
+    if len(runs) > 1 and runs[-1][0] == "corpus":
+        final = runs.pop()[1]
+    return [Phase(i, kind, tuple(names)) for i, (kind, names) in enumerate(runs)], final
+
+
 def unit_stage_order(cfg: RunConfig) -> list[str]:
-    """The audited stages of the curate phase, in flow order."""
-    return ["ingest"] + [name for name, _ in curation_stages(cfg, None, part="unit")]
+    """The audited stages of every phase before the final one, in flow order."""
+    phases, _ = plan_phases(cfg)
+    return ["ingest"] + [name for phase in phases for name in phase.stages]
+
+
+def phase_dir(out_dir: str, phase: Phase) -> str:
+    return FileSystems.join(out_dir, layout.WORK, phase.name)
 
 
 def curate_dir(out_dir: str) -> str:
     return FileSystems.join(out_dir, layout.WORK, CURATE)
 
 
-def unit_dir(out_dir: str, unit: Unit) -> str:
-    return FileSystems.join(curate_dir(out_dir), unit.name)
+def unit_dir(out_dir: str, unit: Unit, phase: Optional[Phase] = None) -> str:
+    return FileSystems.join(phase_dir(out_dir, phase) if phase is not None else curate_dir(out_dir), unit.name)
 
 
-def unit_scratch(out_dir: str, unit: Unit) -> str:
+def unit_scratch(out_dir: str, unit: Unit, phase: Optional[Phase] = None) -> str:
     """The unit's own spill files (ingest's, the stages'): removed once the unit has finished."""
-    return FileSystems.join(unit_dir(out_dir, unit), "scratch")
+    return FileSystems.join(unit_dir(out_dir, unit, phase), "scratch")
+
+
+def _stages_named(cfg: RunConfig, work_dir: str, names: Sequence[str]) -> list[tuple[str, beam.PTransform]]:
+    wanted = set(names)
+    return [(name, t) for name, t in curation_stages(cfg, work_dir) if name in wanted]
 
 
 def build_curate_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, unit: Unit, fingerprint: str,
                       progress_dir: Optional[str] = None) -> list[str]:
-    """Adds phase 1 for one unit to ``p``; returns the audited stage names in flow order.
+    """Adds the curate phase for one unit of input files to ``p``; returns the audited stage names."""
+    phases, _ = plan_phases(cfg)
+    return build_unit(p, cfg, out_dir, phases[0], unit, fingerprint, progress_dir=progress_dir)
 
-    ``progress_dir``: the run's progress channel, counted into (the launcher reports stages done)."""
-    where = unit_dir(out_dir, unit)
-    scratch = unit_scratch(out_dir, unit)
-    ingest = p | steps.INGEST >> ReadSources(cfg.sources, cfg.policy.duplicate_ids, cfg.policy.invalid_text,
-                                             work_dir=FileSystems.join(scratch, "ingest"), files=unit.read_list())
-    results = [("ingest", ingest)]
-    docs = ingest.main
-    for name, transform in curation_stages(cfg, scratch, part="unit"):
+
+def build_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, unit: Unit, fingerprint: str,
+               docs_in: Optional[beam.PCollection] = None, progress_dir: Optional[str] = None) -> list[str]:
+    """Adds one unit of ``phase`` to ``p``: its stages and its outputs under ``OUT/.work/<phase>/<unit>``.
+
+    The curate phase reads the unit's input files; a later unit phase reads the documents its unit's files
+    hold (spill files of the phase before); a corpus phase passes its documents as ``docs_in``.
+    ``progress_dir``: the run's progress channel, counted into (the launcher reports stages done).
+    Returns the audited stage names in flow order."""
+    where = unit_dir(out_dir, unit, phase)
+    scratch = unit_scratch(out_dir, unit, phase)
+    results: list = []
+    places = None
+    if phase.first:
+        ingest = p | steps.INGEST >> ReadSources(cfg.sources, cfg.policy.duplicate_ids, cfg.policy.invalid_text,
+                                                 work_dir=FileSystems.join(scratch, "ingest"),
+                                                 files=unit.read_list())
+        results.append(("ingest", ingest))
+        docs, places = ingest.main, ingest.places
+    elif docs_in is not None:
+        docs = docs_in
+    else:
+        docs = (
+            p | "UnitFiles" >> beam.Create([f.path for f in unit.files])
+            | "UnitSpread" >> beam.Reshuffle()
+            | "UnitDocs" >> beam.FlatMap(iter_documents).with_output_types(Document)
+        )
+    for name, transform in _stages_named(cfg, scratch, phase.stages):
         stage = docs | steps.stage_step(name) >> transform
         results.append((name, stage))
         docs = stage.main
@@ -89,7 +163,9 @@ def build_curate_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, unit: Unit
             | f"Ref[{kind}]" >> beam.Map(lambda path, k=kind: ("file", (k, path)))
         )
 
-    parts = [refs(docs, "docs"), refs(rejected, "rejected"), refs(errors, "errors"), refs(ingest.places, "places")]
+    parts = [refs(docs, "docs"), refs(rejected, "rejected"), refs(errors, "errors")]
+    if places is not None:
+        parts.append(refs(places, "places"))
     for stage, r in results:
         parts.append(stage_counts(stage, r, progress_dir, report_done=False)
                      | f"Rows[{stage}]" >> beam.Map(lambda kv: ("row", kv)))
@@ -103,17 +179,25 @@ def build_curate_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, unit: Unit
         | "UnitRecords" >> beam.Flatten()
         | "UnitList" >> beam.combiners.ToList()
         | "WriteUnit" >> beam.Map(_write_unit_file, path=FileSystems.join(where, UNIT_FILE), unit=unit.index,
-                                  fingerprint=fingerprint, stages=names)
+                                  fingerprint=fingerprint, stages=names, phase=phase.index)
     )
     return names
+
+
+def build_corpus_phase(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, earlier: Sequence[Sequence[dict]],
+                       fingerprint: str, progress_dir: Optional[str] = None) -> list[str]:
+    """Adds a corpus phase that is not the final one: its stages over every document of the phase before,
+    written as the phase's one unit."""
+    docs = read_docs(p, earlier, cfg)
+    return build_unit(p, cfg, out_dir, phase, Unit(0, ()), fingerprint, docs_in=docs, progress_dir=progress_dir)
 
 
 def _sort_key(value) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def _write_unit_file(items: list, path: str, unit: int, fingerprint: str, stages: list[str]) -> str:
-    doc: dict = {"unit": unit, "fingerprint": fingerprint, "stages": stages,
+def _write_unit_file(items: list, path: str, unit: int, fingerprint: str, stages: list[str], phase: int) -> str:
+    doc: dict = {"phase": phase, "unit": unit, "fingerprint": fingerprint, "stages": stages,
                  "files": {k: [] for k in KINDS}, "rows": [], "sizes": [], "stats": []}
     for kind, value in items:
         if kind == "file":
@@ -135,8 +219,8 @@ def write_json_atomic(doc: dict, path: str) -> None:
     FileSystems.rename([tmp], [path])
 
 
-def read_unit_file(out_dir: str, unit: Unit) -> Optional[dict]:
-    path = FileSystems.join(unit_dir(out_dir, unit), UNIT_FILE)
+def read_unit_file(out_dir: str, unit: Unit, phase: Optional[Phase] = None) -> Optional[dict]:
+    path = FileSystems.join(unit_dir(out_dir, unit, phase), UNIT_FILE)
     try:
         if not FileSystems.exists(path):
             return None
@@ -208,63 +292,77 @@ class _DuplicateIdsSection(beam.CombineFn):
         return section_json(merge_sections([acc]))
 
 
-def _read_places(ref: tuple[int, str]) -> Iterable:
-    unit, path = ref
+def _read_places(ref: tuple[int, int, str]) -> Iterable:
+    _phase, unit, path = ref
     for payload in iter_payloads(path):
         orig, now, place = loads(payload)
         yield orig, (unit, now, tuple(place))
 
 
-def _read_records(ref: tuple[int, str], record_type, id_field: str, renames: dict) -> Iterable:
-    unit, path = ref
+def _read_records(ref: tuple[int, int, str], record_type, id_field: str, renames: dict) -> Iterable:
+    phase, unit, path = ref
     for payload in iter_payloads(path):
         rec = record_type(*loads(payload))
-        if renames:
+        if renames and phase == 0:  # only the curate phase's records can carry an id two units share
             new_id = renames.get((unit, getattr(rec, id_field)))
             if new_id is not None:
                 rec = rec._replace(**{id_field: new_id})
         yield rec
 
 
-def _refs(units: Sequence[dict], kind: str) -> list[tuple[int, str]]:
-    return sorted((u["unit"], path) for u in units for path in u["files"][kind])
+def _refs(infos: Sequence[dict], kind: str) -> list[tuple[int, int, str]]:
+    return sorted((u.get("phase", 0), u["unit"], path) for u in infos for path in u["files"][kind])
 
 
-def read_units(p: beam.Pipeline, units: Sequence[dict], cfg: RunConfig) -> Carried:
-    """Every finished unit's files as PCollections (documents by reference: only paths are created)."""
+def _cross_unit_ids(p: beam.Pipeline, curate_infos: Sequence[dict], cfg: RunConfig):
+    """(renames side input: (unit, id) -> final id, for ids two curate units share; (source, id, records)
+    of every shared id)."""
     places = (
-        p | "PlaceFiles" >> beam.Create(_refs(units, "places"))
+        p | "PlaceFiles" >> beam.Create(_refs(curate_infos, "places"))
         | "Places" >> beam.FlatMap(_read_places)
         | "PlacesById" >> beam.GroupByKey()
         | "CrossUnitIds" >> beam.ParDo(_CrossUnitIdsFn(cfg.policy.duplicate_ids)).with_outputs("dups", main="renames")
     )
-    renames = beam.pvalue.AsDict(places.renames)
+    return beam.pvalue.AsDict(places.renames), places.dups
 
-    def records(kind, record_type, id_field):
-        return (
-            p | f"Carried{kind}Files" >> beam.Create(_refs(units, kind))
-            # a reshuffle of the file references spreads the reading over the workers
-            | f"Carried{kind}Spread" >> beam.Reshuffle()
-            | f"Carried{kind}" >> beam.FlatMap(_read_records, record_type=record_type, id_field=id_field,
-                                               renames=renames).with_output_types(record_type)
-        )
 
-    stats = merge_unit_stats(units)
+def _records(p, infos, kind, record_type, id_field, renames, label=""):
+    return (
+        p | f"{label}Carried{kind}Files" >> beam.Create(_refs(infos, kind))
+        # a reshuffle of the file references spreads the reading over the workers
+        | f"{label}Carried{kind}Spread" >> beam.Reshuffle()
+        | f"{label}Carried{kind}" >> beam.FlatMap(_read_records, record_type=record_type, id_field=id_field,
+                                                  renames=renames).with_output_types(record_type)
+    )
+
+
+def read_docs(p: beam.Pipeline, earlier: Sequence[Sequence[dict]], cfg: RunConfig) -> beam.PCollection:
+    """The documents the last of the ``earlier`` phases wrote (each phase: its units' ``unit.json``)."""
+    renames, _dups = _cross_unit_ids(p, earlier[0], cfg)
+    return _records(p, earlier[-1], "docs", Document, "id", renames)
+
+
+def read_units(p: beam.Pipeline, earlier: Sequence[Sequence[dict]], cfg: RunConfig) -> Carried:
+    """Every earlier phase's files as PCollections (documents by reference: only paths are created):
+    the last phase's documents, and every phase's rejections, dead letters and audit rows."""
+    renames, dups = _cross_unit_ids(p, earlier[0], cfg)
+    infos = [u for phase in earlier for u in phase]
+    stats = merge_unit_stats(infos)
     dup_section = (
-        places.dups
+        dups
         | "DuplicateIds" >> beam.CombineGlobally(_DuplicateIdsSection())
         | "DuplicateIdsRow" >> beam.Map(lambda kv: (DUPLICATE_IDS[0], kv[0], kv[1]))
     )
-    rows = [(tuple(k), tuple(v)) for u in units for k, v in u["rows"]]
-    sizes = [(tuple(k), n) for u in units for k, n in u["sizes"]]
+    rows = [(tuple(k), tuple(v)) for u in infos for k, v in u["rows"]]
+    sizes = [(tuple(k), n) for u in infos for k, n in u["sizes"]]
     return Carried(
-        docs=records("docs", Document, "id"),
-        rejected=records("rejected", RejectedDocument, "id"),
-        errors=records("errors", DeadLetter, "doc_id"),
+        docs=_records(p, earlier[-1], "docs", Document, "id", renames),
+        rejected=_records(p, infos, "rejected", RejectedDocument, "id", renames),
+        errors=_records(p, infos, "errors", DeadLetter, "doc_id", renames),
         rows=p | "CarriedRows" >> beam.Create(rows),
         sizes=p | "CarriedSizes" >> beam.Create(sizes),
         stats=(p | "CarriedStats" >> beam.Create(stats), dup_section) | "AllCarriedStats" >> beam.Flatten(),
-        stages=tuple(units[0]["stages"]) if units else (),
+        stages=tuple(name for phase in earlier if phase for name in phase[0]["stages"]),
     )
 
 
@@ -316,11 +414,26 @@ def merge_section(payloads: Sequence[str]) -> str:
     return json.dumps(_ordered(merged))
 
 
+def _family_merge(stage: str, section: str, payloads: Sequence[str]) -> Optional[str]:
+    """A stage family's own merge of its section (``merge_stats(section, payloads)`` in its package), for
+    a section that is not a tally (pii's ``recognizers`` report, the same in every unit)."""
+    try:
+        module = importlib.import_module(f"pilewright.transforms.{stage}")
+    except ImportError:
+        return None
+    merge = getattr(module, "merge_stats", None)
+    return merge(section, list(payloads)) if merge is not None else None
+
+
 def merge_unit_stats(units: Sequence[dict]) -> list[tuple[str, str, str]]:
     by_section: dict[tuple[str, str], list[str]] = {}
-    for u in sorted(units, key=lambda u: u["unit"]):
+    for u in sorted(units, key=lambda u: (u.get("phase", 0), u["unit"])):
         for stage, section, payload in u["stats"]:
             if (stage, section) == DUPLICATE_IDS:
-                continue  # counted over every unit's places in phase 2
+                continue  # counted over every unit's places where the curate phase is read back
             by_section.setdefault((stage, section), []).append(payload)
-    return [(stage, section, merge_section(payloads)) for (stage, section), payloads in sorted(by_section.items())]
+    out = []
+    for (stage, section), payloads in sorted(by_section.items()):
+        merged = _family_merge(stage, section, payloads) if len(payloads) > 1 else None
+        out.append((stage, section, merged if merged is not None else merge_section(payloads)))
+    return out

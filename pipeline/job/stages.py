@@ -28,6 +28,12 @@ def curation_stages(cfg: RunConfig, work_dir: Optional[str] = None, part: str = 
     return [(stage.spec.name, stage.spec.build(stage.config, context)) for stage in chosen]
 
 
+def curation_kinds(cfg: RunConfig) -> list[tuple[str, bool]]:
+    """(name, decides across documents) of every stage in the flow, in order (``StageSpec.corpus``)."""
+    context = run_context(cfg, None)
+    return [(stage.spec.name, stage.spec.corpus) for stage in enabled_stages(cfg.stages, context=context)]
+
+
 def side_output_hooks(cfg: RunConfig) -> list[tuple[str, beam.PTransform]]:
     """``(name, PTransform)`` of the enabled stages that act on every stage's rejected records and dead letters."""
     hooks = []
