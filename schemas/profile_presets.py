@@ -27,7 +27,11 @@ SHIPPED_PROFILES: dict[str, dict] = {
         # HTML extraction puts every table cell and inline element on its own line, so whole "paragraphs"
         # ("$", "—", "2023") repeat and no line ends a sentence: rejoin wrapped lines and runs of cells,
         # so the repetition and line rules judge prose and a table becomes one line C4 can drop.
-        "normalize": {"rejoin_lines": "table_cells"},
+        "normalize": {
+            "rejoin_lines": "table_cells",
+            "strip_xbrl_header": True, "strip_edgar_boilerplate": True, "rejoin_fixed_width": True,
+            "drop_not_prose": True,
+        },
         # Numeric tables pulled 4 of 35 filings below 0.65 (read whole); read the prose lines only. 0.5:
         # filings hold addresses, names and form captions on prose-looking lines (a proxy's list of
         # fund addresses scored 0.61); another language still scores high in its own language and goes
@@ -35,6 +39,8 @@ SHIPPED_PROFILES: dict[str, dict] = {
         "langid": {"over": "prose_lines", "min_score": 0.5},
         "quality": {
             "rules": DOMAIN_RULES,
+            "set_aside_tables": True,
+            "junk": {"max_spam_phrases_per_1k": 5.0},
             "gopher_repetition": {
                 # Legal text repeats itself by design (defined terms, risk factors, the same caption on
                 # every page): the web thresholds (0.3 / 0.2) dropped 15 of 35 filings on dup_para_frac
