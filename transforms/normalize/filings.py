@@ -261,11 +261,11 @@ def not_prose(text: str) -> Optional[str]:
     nonspace = sum(1 for c in head if not c.isspace())
     if nonspace and sum(len(m) for m in _TAG.findall(head)) * 10 >= nonspace * 3:
         return "xml"
-    body = strip_edgar_boilerplate(strip_xbrl_header(text))
-    lines = [s for s in (line.strip() for line in body.split("\n")) if s]
+    lines = [s for s in (line.strip() for line in text.split("\n")) if s]
     facts = sum(1 for s in lines if _FACT_LINE.match(s))
     if lines and facts >= 20 and facts * 10 >= len(lines) * 4:
         return "xbrl_facts"
+    body = strip_edgar_boilerplate(strip_xbrl_header(text))
     joined = rejoin_fixed_width(body)
     prose_lines = [(line, _prose_words(line)) for line in joined.split("\n")]
     words = sum(n for _, n in prose_lines)
