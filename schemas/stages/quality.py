@@ -73,7 +73,7 @@ class LangIdConfig(Frozen):
     """``stages.langid``: fastText language identification (lid.176 shipped with pilewright)."""
 
     enabled: bool = True
-    version: str = "langid_v1"
+    version: str = "langid_v2"
     # ISO codes of lid.176 (e.g. en, de, zh); an empty list keeps every language
     languages: list[str] = Field(default_factory=lambda: ["en"])
     # a document is kept when its top language is in `languages` with at least this probability
