@@ -148,6 +148,20 @@ def test_forms_and_data_are_not_prose():
     assert not_prose(index) == "no_prose"
 
 
+def test_data_pages_without_prose_are_not_prose():
+    info_table = "\n".join(f"EXAMPLE HOLDING {i} INC\nCOM\n0{i:08d}\n{i * 1234}\n{i * 50}\nSH\nSOLE\n{i * 50}\n0\n0"
+                           for i in range(1, 30))
+    assert not_prose(info_table) is not None  # a 13F information table's values
+    r_page = ("Document and Entity Information - USD ($)\n12 Months Ended\nSep. 28, 2024\nDocument Type\n10-K\n"
+              "Amendment Flag\nfalse\nEntity Registrant Name\nExample Widgets, Inc.\nEntity Central Index Key\n"
+              "0001234567\nCurrent Fiscal Year End Date\n--09-28\nEntity Filer Category\nLarge Accelerated Filer\n")
+    assert not_prose(r_page) is not None  # an XBRL viewer page
+    listing = ("Index of /Archives/edgar/data/1234567/000123456725000001\nName\nLast Modified\nSize\n"
+               "Parent Directory\n0001234567-25-000001-index.htm\n2025-03-03 16:05\n4 KB\n"
+               "example-8k.htm\n2025-03-03 16:05\n45 KB\n")
+    assert not_prose(listing) is not None  # an EDGAR directory index
+
+
 def test_prose_filings_are_prose():
     assert not_prose(EIGHT_K) is None
     facts = "false\n0001234567\n2025-03-03\niso4217:USD\n"

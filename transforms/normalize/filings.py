@@ -43,7 +43,7 @@ _FACT_LINE = re.compile(
     re.X,
 )
 # a run of facts counts as the hidden header when one of them is unmistakably XBRL
-_FACT_MARK = re.compile(r"^(?:true|false|\d{10}|[a-z][a-z0-9-]*:[A-Za-z_][\w.\-]*|--\d\d-\d\d)$")
+_FACT_MARK = re.compile(r"^(?:true|false|\d{10}|[a-z][a-z0-9-]*:[A-Za-z_][\w.\-]*|--\d\d-\d\d|\d{4}-\d\d-\d\d)$")
 
 
 def strip_xbrl_header(text: str) -> str:
@@ -263,7 +263,9 @@ def not_prose(text: str) -> Optional[str]:
         return "xml"
     lines = [s for s in (line.strip() for line in text.split("\n")) if s]
     facts = sum(1 for s in lines if _FACT_LINE.match(s))
-    if lines and facts >= 20 and facts * 10 >= len(lines) * 4:
+    # an HTML-extracted 10-Q has up to a fifth of its lines bare figures, but almost no XBRL values
+    marks = sum(1 for s in lines if _FACT_MARK.match(s))
+    if lines and facts >= 20 and facts * 10 >= len(lines) * 4 and marks * 10 >= len(lines):
         return "xbrl_facts"
     body = strip_edgar_boilerplate(strip_xbrl_header(text))
     joined = rejoin_fixed_width(body)
