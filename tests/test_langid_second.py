@@ -93,3 +93,15 @@ def test_stage_annotates_with_the_second_detector():
         res = p | beam.Create(docs) | LangId(LangIdConfig(languages=[], min_score=0.5))
         assert_that(res.main | beam.Map(lambda d: (d.id, d.lang)),
                     equal_to([("dso", "so"), ("dyo", "yo"), ("daf", "af"), ("den", "en")]))
+
+
+def test_a_document_lid176_keeps_is_not_re_read(model, second):
+    text = "Profit beat estimates again."
+    lang, score = predict_top(model, text)
+    assert lang == "en" and 0.65 <= score < 0.9  # kept by lid.176, though unsure
+    spy = _Spy(second)
+    assert identify(model, text, LangIdConfig(languages=["en"], min_score=0.65), spy) == (lang, score)
+    assert spy.calls == 0
+    identify(model, text, LangIdConfig(languages=[]), spy)  # annotate every language: re-read
+    identify(model, text, LangIdConfig(languages=["en"], min_score=0.8), spy)  # below min_score: re-read
+    assert spy.calls == 2

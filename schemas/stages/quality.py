@@ -88,7 +88,9 @@ class LangIdConfig(Frozen):
     prose_min_words: int = Field(default=6, ge=1)
     # a second detector for short or low-confidence text: where the fastText model's top score is below
     # `second_below`, lingua (low-accuracy mode, its 75 languages, models inside its wheel) names the
-    # language and its confidence is the score; lid.176 stays where it is confident. `none`: fastText only
+    # language when it is at least as confident, and its confidence is the score; lid.176 stays where it is
+    # confident and where it keeps the document (language in `languages`, score >= `min_score`). `none`:
+    # fastText only
     second_detector: Literal["lingua", "none"] = "lingua"
     second_below: float = Field(default=0.9, ge=0.0, le=1.0)
     # lingua reads at most this many characters of the text (its cost grows with the length)

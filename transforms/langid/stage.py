@@ -105,11 +105,19 @@ def _head(text: str, max_chars: int) -> str:
 def identify(model, text: str, cfg: LangIdConfig, second: Optional[SecondDetector] = None) -> tuple[str, float]:
     """(language, score) of a document as ``cfg`` reads it: lid.176's prediction, or, where its score is
     below ``cfg.second_below``, the second detector's when that is at least as confident (``second`` None:
-    lid.176 only)."""
+    lid.176 only).
+
+    A document lid.176 keeps (its language in a non-empty ``languages``, its score at least ``min_score``)
+    is not re-read: on the English benchmark corpus three in four of the texts lid.176 is unsure of are
+    such, and lingua, asked, relabelled about one in five of them (informal English as de, fr, nl, mi, ...),
+    at +36% CPU; not asking costs 0.0004 of mean accuracy on lingua's test sentences. With
+    ``languages: []`` (annotate every language) every unsure text is re-read."""
     if cfg.over == "prose_lines":
         text = prose_text(text, cfg.prose_min_words)
     lang, score = predict_top(model, text)
     if second is not None and cfg.second_detector != "none" and score < cfg.second_below:
+        if cfg.languages and lang in cfg.languages and score >= cfg.min_score:
+            return lang, score  # lid.176 keeps it: its keep decisions stand
         got = second.top(_head(text, cfg.second_max_chars))
         if got is not None and got[1] >= score:  # the more confident of the two
             lang, score = got
