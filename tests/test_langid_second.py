@@ -105,3 +105,13 @@ def test_a_document_lid176_keeps_is_not_re_read(model, second):
     identify(model, text, LangIdConfig(languages=[]), spy)  # annotate every language: re-read
     identify(model, text, LangIdConfig(languages=["en"], min_score=0.8), spy)  # below min_score: re-read
     assert spy.calls == 2
+
+
+def test_a_missing_lingua_is_a_user_error(monkeypatch):
+    import sys
+
+    from pilewright.schemas.errors import UserError
+
+    monkeypatch.setitem(sys.modules, "lingua", None)  # import lingua raises ImportError
+    with pytest.raises(UserError, match="second_detector: none"):
+        SecondDetector()

@@ -16,6 +16,7 @@ from typing import Iterable, Optional
 import apache_beam as beam
 
 from pilewright.schemas.audit import LANGID_LANGUAGES
+from pilewright.schemas.errors import UserError
 from pilewright.schemas.stages.quality import LangIdConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 from pilewright.transforms.fasttext_models import DEFAULT_LANGID_MODEL, fasttext_line, fasttext_predict, load_fasttext, local_model_path
@@ -72,6 +73,10 @@ def prose_text(text: str, min_words: int) -> str:
 LINGUA_TO_LID = {"nb": "no"}
 
 
+class SecondDetectorMissing(UserError):
+    """The configured second language detector is not installed."""
+
+
 class SecondDetector:
     """lingua (``lingua-language-detector``) in low-accuracy mode over all its languages.
 
@@ -82,8 +87,13 @@ class SecondDetector:
     """
 
     def __init__(self):
-        from lingua import LanguageDetectorBuilder
-
+        try:
+            from lingua import LanguageDetectorBuilder
+        except ImportError:
+            raise SecondDetectorMissing(
+                "stages.langid.second_detector: lingua is not installed; install lingua-language-detector "
+                "(a pilewright dependency) or set second_detector: none"
+            ) from None
         self._detector = LanguageDetectorBuilder.from_all_languages().with_low_accuracy_mode().build()
 
     def top(self, text: str) -> Optional[tuple[str, float]]:
