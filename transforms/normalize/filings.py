@@ -67,16 +67,23 @@ def strip_xbrl_header(text: str) -> str:
 
 # --- EDGAR boilerplate ------------------------------------------------------------------------------------
 
+# EDGAR's navigation and index-page lines: removed anywhere ...
 _NAV_LINES = {
     s.lower()
     for s in (
-        "Home", "|", "»", "Latest Filings", "Previous Page", "Search the Next-Generation EDGAR System",
-        "Filing Detail", "SEC Home", "Company Search", "Current Page", "EDGAR Search", "Full-Text Search",
-        "Document Format Files", "Data Files", "Seq", "Description", "Document", "Type", "Size",
-        "Complete submission text file", "Series and Classes/Contracts Information:", "Existing", "Status",
-        "Name", "Ticker Symbol", "Filer Information", "Mailing Address", "Business Address",
-        "(see all company filings)", "Filing Date", "Accepted", "Documents", "Period of Report",
-        "Filing Date Changed", "Effectiveness Date", "Items",
+        "Latest Filings", "Previous Page", "Search the Next-Generation EDGAR System", "Filing Detail",
+        "SEC Home", "Company Search", "EDGAR Search", "Document Format Files", "Complete submission text file",
+        "Series and Classes/Contracts Information:", "Filer Information", "(see all company filings)",
+    )
+}
+# ... and, inside an index page, its table headers and labels (elsewhere they are a filing's own cells)
+_INDEX_LINES = {
+    s.lower()
+    for s in (
+        "Home", "|", "»", "Current Page", "Full-Text Search", "Data Files", "Seq", "Description", "Document",
+        "Type", "Size", "Existing", "Status", "Name", "Ticker Symbol", "Mailing Address", "Business Address",
+        "Filing Date", "Accepted", "Documents", "Period of Report", "Filing Date Changed", "Effectiveness Date",
+        "Items",
     )
 }
 _JS_NOTICE = re.compile(r"This page uses Javascript\..*?(?:enabled browser\.|$)", re.S | re.I)
@@ -133,10 +140,11 @@ def _strip_data_blocks(lines: list[str]) -> list[str]:
 def strip_edgar_boilerplate(text: str) -> str:
     """``text`` without EDGAR's index page, navigation, SGML header and tags, attached XBRL/XML and JSON
     files, lone machine values (booleans, taxonomy URIs, QNames) and file-name lines."""
-    if "Javascript" in text or "JavaScript" in text:
-        text = _JS_NOTICE.sub("", text)
-    out: list[str] = []
     in_index = False
+    if "Javascript" in text or "JavaScript" in text:
+        text, notices = _JS_NOTICE.subn("", text)
+        in_index = notices > 0
+    out: list[str] = []
     for line in _strip_data_blocks(text.split("\n")):
         s = line.strip()
         if not s:
@@ -149,6 +157,8 @@ def strip_edgar_boilerplate(text: str) -> str:
             continue
         low = s.lower()
         if low in _NAV_LINES or _HEADER_FIELD.match(s) or _SGML_HEADER_TAG_LINE.match(s):
+            continue
+        if in_index and low in _INDEX_LINES:
             continue
         if _FILE_NAME.match(s) or _GENERATOR.match(s):
             continue
