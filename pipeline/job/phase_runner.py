@@ -56,7 +56,7 @@ def _fingerprint(*parts: str) -> str:
 def dry_infos(phase: Phase) -> list[dict]:
     """A unit that wrote nothing: what a dry run builds the next phase over (the graph is the same)."""
     stages = (["ingest"] if phase.first else []) + list(phase.stages)
-    return [{"phase": phase.index, "unit": 0, "stages": stages, "files": {k: [] for k in KINDS}, "rows": [],
+    return [{"phase": phase.index, "unit": 0, "fingerprint": "", "stages": stages, "files": {k: [] for k in KINDS}, "rows": [],
              "sizes": [], "stats": []}]
 
 
