@@ -579,9 +579,14 @@ def main(argv: Optional[list] = None) -> int:
             p = best_of([profile_stage(s, docs, mb, pages, pages[:args.trafilatura_pages], work)
                          for _ in range(args.rounds)])
             profiles.append(p)
-            print(p.line() + (f"  [{p.note}]" if p.note else ""), flush=True)
+            print(p.line(), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    notes = [p for p in profiles if p.note]
+    if notes:
+        print("\nnotes:")
+        for p in notes:
+            print(f"  {p.stage:<28} {p.note}")
     print("\nratio to ceiling: the stage's throughput on the DirectRunner / the library's alone (goal >= 0.9)")
     for p in profiles:
         print(f"  {p.stage:<28} {p.ratio:.2f}{'' if p.ratio >= 0.9 else '  (below 0.9)'}")
