@@ -201,6 +201,7 @@ class Profile:
     coders: float = 0.0
     fixed: float = 0.0
     note: str = ""
+    peer: Optional[float] = None  # CPU-s of the peer's same step on the same input (datatrove), when run
 
     @property
     def ratio(self) -> float:
@@ -415,6 +416,35 @@ def profile_dedup(docs, mb: float, repeat: int, work: str) -> Profile:
                    note="library: exact key + MinHash signature + band keys; beam: its shuffles and components")
 
 
+# datatrove's JsonlReader over the same files, in its own virtualenv: the loop over its documents alone
+# (imports and the reader's construction untimed), fastest of ``repeat``
+DT_READER = r'''
+import gc, sys, time
+from datatrove.pipeline.readers import JsonlReader
+folder, repeat = sys.argv[1], int(sys.argv[2])
+best = None
+for _ in range(repeat):
+    reader = JsonlReader(folder, glob_pattern="*.jsonl.gz", text_key="text", id_key="id")
+    gc.collect()
+    c0 = time.process_time()
+    n = sum(len(d.text) for d in reader.run(rank=0, world_size=1))
+    c = time.process_time() - c0
+    best = c if best is None else min(best, c)
+print(best)
+'''
+DT_PYTHON: Optional[Path] = None  # --dt-python
+
+
+def datatrove_reader_cpu(folder: str, repeat: int) -> Optional[float]:
+    if DT_PYTHON is None or not DT_PYTHON.exists():
+        return None
+    out = subprocess.run([str(DT_PYTHON), "-c", DT_READER, folder, str(repeat)], capture_output=True, text=True)
+    if out.returncode != 0:
+        print(f"datatrove reader failed: {out.stderr[-500:]}", flush=True)
+        return None
+    return float(out.stdout.strip().splitlines()[-1])
+
+
 def profile_ingest(docs, mb: float, repeat: int, work: str) -> Profile:
     import apache_beam as beam
     import orjson
@@ -462,7 +492,8 @@ def profile_ingest(docs, mb: float, repeat: int, work: str) -> Profile:
 
     fixed = max(0.0, runs(one))
     total = runs(source) - fixed
-    return Profile("ingest", "MB", mb, lib, body, total, spill, coders, fixed,
+    peer = datatrove_reader_cpu(os.path.dirname(source.paths[0]), repeat)
+    return Profile("ingest", "MB", mb, lib, body, total, spill, coders, fixed, peer=peer,
                    note="library: gzip + orjson of the same files; spill: the documents' round trip of the "
                         "unique-id step")
 
@@ -524,7 +555,9 @@ def best_of(profiles: list[Profile]) -> Profile:
     first = profiles[0]
     low = {f: min(getattr(p, f) for p in profiles)
            for f in ("library", "body", "beam_total", "spill", "coders", "fixed")}
-    return Profile(first.stage, first.unit, first.amount, note=first.note, **low)
+    peers = [p.peer for p in profiles if p.peer is not None]
+    return Profile(first.stage, first.unit, first.amount, note=first.note, peer=min(peers) if peers else None,
+                   **low)
 
 
 def profile_stage(s: str, docs, mb: float, pages, tf_pages, work: str) -> Profile:
@@ -544,7 +577,7 @@ def profile_stage(s: str, docs, mb: float, pages, tf_pages, work: str) -> Profil
 
 
 def main(argv: Optional[list] = None) -> int:
-    global SHARED
+    global SHARED, DT_PYTHON
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--mb", type=float, default=10.0, help="MB of text for the text stages")
     ap.add_argument("--pages", type=int, default=990, help="WARC pages for Resiliparse")
@@ -553,8 +586,11 @@ def main(argv: Optional[list] = None) -> int:
                     help="each stage is measured this many times, all its parts in turn; each part's lowest counts")
     ap.add_argument("--stages", default=",".join(STAGES))
     ap.add_argument("--shared", type=Path, default=SHARED)
+    ap.add_argument("--dt-python", type=Path, default=None,
+                    help="datatrove's virtualenv python: its JsonlReader beside ingest")
     args = ap.parse_args(argv)
     SHARED = args.shared
+    DT_PYTHON = args.dt_python
     stages = [s for s in args.stages.split(",") if s]
     unknown = sorted(set(stages) - set(STAGES))
     if unknown:
@@ -582,6 +618,12 @@ def main(argv: Optional[list] = None) -> int:
             print(p.line(), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+    for p in profiles:
+        if p.peer:
+            print(f"  {p.stage:<28} {p.amount / p.peer:.2f} MB/CPU-s for datatrove's reader on the same files "
+                  f"(its loop alone): the stage's per-byte CPU is {p.peer / p.beam_total:.2f}x better; with the "
+                  f"stage's fixed cost on these {p.amount:.0f} MB, {p.peer / (p.beam_total + p.fixed):.2f}x "
+                  f"(goal >= 2x)")
     notes = [p for p in profiles if p.note]
     if notes:
         print("\nnotes:")
