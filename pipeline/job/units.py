@@ -27,7 +27,10 @@ UNIT_MB_PER_INPUT_MB = 12.0
 # unit's work per process, and the units of a small corpus still spread over the cores
 MAX_UNIT_MB = 256
 # at least this many units per process when the input allows, so processes finish close together
-UNITS_PER_PROCESS = 3
+UNITS_PER_PROCESS = 2
+# but no unit smaller than this (MB of input) unless that leaves a process without one: a unit pipeline
+# costs about a CPU-second on its own (its graph, its models' setup), whatever its size
+MIN_UNIT_MB = 4.0
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,7 @@ def plan_units(files: Sequence[InputFile], cores: int, workers: Optional[int] = 
         by_budget = (budget / p - UNIT_FIXED_MB) / UNIT_MB_PER_INPUT_MB
         by_budget = max(1.0, min(float(MAX_UNIT_MB), by_budget))
         spread = total / (p * UNITS_PER_PROCESS) / MB if p > 1 else by_budget
-        unit_bytes = int(max(1.0, min(by_budget, spread)) * MB)
+        floor = min(MIN_UNIT_MB, total / p / MB) if p > 1 else 1.0
+        unit_bytes = int(max(1.0, floor, min(by_budget, spread)) * MB)
     units = cut_units(files, max(1, unit_bytes))
     return Plan(min(p, max(1, len(units))), unit_bytes, tuple(units))
