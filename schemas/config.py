@@ -47,6 +47,14 @@ def _drop_disabled_unbuilt(data: object, unbuilt: frozenset[str], where: str) ->
     return out
 
 
+def _empty_blocks(data: object, fields) -> object:
+    """A block written with nothing under it (``dedup:``, YAML null) is the block with its defaults, as
+    ``dedup: {}`` is: an empty block never turns a stage off silently (``enabled: false`` does that)."""
+    if not isinstance(data, dict):
+        return data
+    return {k: ({} if v is None and k in fields else v) for k, v in data.items()}
+
+
 class RunSection(Frozen):
     output: str = "out/pilewright"
     seed: int = 1234
@@ -122,7 +130,7 @@ class StagesConfig(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _unbuilt(cls, data: object) -> object:
-        return _drop_disabled_unbuilt(data, NOT_YET_BUILT_STAGES, "stages.")
+        return _drop_disabled_unbuilt(_empty_blocks(data, cls.model_fields), NOT_YET_BUILT_STAGES, "stages.")
 
 
 SAMPLE_BYTES_DEFAULT = 512 << 20
@@ -215,7 +223,8 @@ class RunConfig(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _unbuilt(cls, data: object) -> object:
-        return _drop_disabled_unbuilt(data, NOT_YET_BUILT_TOP_LEVEL, "")
+        blocks = {k: f for k, f in cls.model_fields.items() if k not in ("sources", "profiles")}
+        return _drop_disabled_unbuilt(_empty_blocks(data, blocks), NOT_YET_BUILT_TOP_LEVEL, "")
 
     @model_serializer(mode="wrap")
     def _omit_unset_blocks(self, handler):

@@ -18,6 +18,11 @@ AUDIT = "audit/audit.json"
 RUN = "audit/run.json"
 REPORT = "audit/report.html"
 
+# the output guard (pipeline.job.output_guard): the marker that says the folder is a pilewright output (a
+# run refuses a non-empty folder without it), and the lock held while a run writes the folder
+MARKER = ".pilewright"
+LOCK = ".pilewright.lock"
+
 # a run's working folder: spill files (SPILL, transforms.spill; removed when each job ends, about the size
 # of the curated text) and the completed first phase of `run --resume` (pipeline.job.resume; kept until
 # the run finishes, removed first by a run without --resume)

@@ -5,7 +5,8 @@ tokenizer's EOS, every token id is below the vocabulary size, and the shard meta
 tokenizer; checks the manifest's totals add up; and checks the audit's funnel: for every stage and source
 ``in == kept + rejected + dead letters``, each stage's input is the previous stage's output, and the rows of
 OUT/rejected, OUT/dead_letter and OUT/documents match the audit's counts; and no two curated documents (nor
-two shard rows, when the mix did not repeat documents) share an id.
+two shard rows, when the mix did not repeat documents) share an id; and every file under tokens/ is one the
+manifest lists.
 
 Megatron files listed beside a shard (``files`` in its manifest entry) are checked too: sha256 and size,
 a readable index, and the same documents with the same tokens in the same order as the Arrow shard, with
@@ -175,6 +176,34 @@ def verify_shards(out_dir: str, manifest: dict, result: VerifyResult) -> None:
         result.shards += 1
         result.documents += docs
         result.tokens += tokens
+
+
+def _files_under(out_dir: str, folder: str) -> list[str]:
+    """Every file under ``out_dir/folder`` as a ``/``-separated path relative to ``out_dir``, sorted
+    (locally at any depth; on a remote filesystem one level, as far as its glob goes)."""
+    root = out_path(out_dir, folder)
+    if _is_local(out_dir):
+        found = []
+        for here, _dirs, files in os.walk(root):
+            for name in files:
+                found.append(os.path.relpath(os.path.join(here, name), out_dir).replace(os.sep, "/"))
+        return sorted(found)
+    base = out_dir.rstrip("/") + "/"
+    return sorted(p[len(base):] for p in _output_files(out_dir, f"{folder}/*") if p.startswith(base))
+
+
+def verify_no_unlisted_shards(out_dir: str, manifest: dict, result: VerifyResult) -> None:
+    """Every file under tokens/ is a shard (or a Megatron file of one) the manifest lists: a shard left by
+    another run would otherwise be read by a loader that globs the folder."""
+    listed = set()
+    for entry in manifest.get("shards", []):
+        listed.add(entry.get("path"))
+        listed.update(f.get("path") for f in entry.get("files") or [])
+    unlisted = [rel for rel in _files_under(out_dir, "tokens") if rel not in listed]
+    if unlisted:
+        more = f" and {len(unlisted) - 1} more" if len(unlisted) > 1 else ""
+        result.add(f"{unlisted[0]}{more}: under tokens/ but not listed in manifest.json (left by another run? "
+                   f"a loader reading the folder would read it too)")
 
 
 def _read_bytes(path: str) -> bytes:
@@ -406,6 +435,7 @@ def verify_run(out_dir: str) -> VerifyResult:
             result.add(f"{MANIFEST_PATH}: does not match the manifest schema: {problem}")
         verify_manifest_totals(manifest, result)
         verify_shards(out_dir, manifest, result)
+        verify_no_unlisted_shards(out_dir, manifest, result)
     if not FileSystems.exists(audit_path):
         result.add(f"{AUDIT_PATH}: missing")
         return result
