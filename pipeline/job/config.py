@@ -80,7 +80,11 @@ def _resolve(path: str, base_dir: str) -> str:
 def resolve_paths(cfg: RunConfig, base_dir: str) -> RunConfig:
     """Relative source, tokenizer, URL-list, evaluation-set and bad-words list paths are relative to the
     config file's folder."""
-    sources = [s.model_copy(update={"paths": [_resolve(p, base_dir) for p in s.paths]}) for s in cfg.sources]
+    # each source's repaired-text limit is resolved too: its own, else the policy's
+    sources = [s.model_copy(update={"paths": [_resolve(p, base_dir) for p in s.paths],
+                                    "max_repaired_share": s.max_repaired_share if s.max_repaired_share is not None
+                                    else cfg.policy.max_repaired_share})
+               for s in cfg.sources]
     tokenizer = cfg.tokenizer
     if tokenizer.model:
         tokenizer = tokenizer.model_copy(update={"model": _resolve(tokenizer.model, base_dir)})

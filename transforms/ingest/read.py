@@ -14,6 +14,7 @@ from typing import BinaryIO, Iterator, Optional, Union
 
 import orjson
 
+from pilewright.schemas.errors import UserError
 from pilewright.schemas.records import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, DeadLetter, Document
 
 STAGE = "ingest"
@@ -35,6 +36,10 @@ class SourceSpec:
     url_field: Optional[str] = None
     # `repair`: invalid UTF-8 and lone surrogates become U+FFFD (counted); `dead_letter`: the record is refused
     invalid_text: str = "repair"
+    # jsonl/text: a Python codec name, or `auto` (detected per file, ``detect_encoding``)
+    encoding: str = "utf-8"
+    # a file whose repaired characters pass this share of its characters fails the run (RepairedTextError)
+    max_repaired_share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,84 @@ def loads_repairing_surrogates(text: str) -> tuple[object, int]:
 
     counter = [0]
     return _repair_value(json.loads(text), counter), counter[0]
+
+
+class RepairedTextError(UserError):
+    """A file whose text needed too many U+FFFD repairs: most likely the wrong ``encoding`` for its source."""
+
+
+def check_repaired_share(spec: SourceSpec, path: str, encoding: str, repaired: int, chars: int) -> None:
+    """Raises ``RepairedTextError`` naming the file when its repaired share passes the source's limit."""
+    if repaired and chars and repaired / chars > spec.max_repaired_share:
+        raise RepairedTextError(
+            f"source {spec.name!r}: {path}: {repaired:,} of {chars:,} characters ({repaired / chars:.1%}) were not "
+            f"valid {encoding} and became U+FFFD, over policy.max_repaired_share {spec.max_repaired_share:g}; set "
+            f"the source's `encoding:` (e.g. cp1252, latin-1, or auto)"
+        )
+
+
+# bytes of a file's (decompressed) start that `encoding: auto` detects its charset from
+DETECT_BYTES = 1 << 20
+NEAR_CHAOS = 0.15
+
+
+def detect_encoding(head: bytes) -> str:
+    """The charset of a file from its first bytes: ``utf-8`` when they are valid UTF-8 (a multi-byte
+    character cut at the end allowed), else charset-normalizer's best guess (``utf-8`` when it has none).
+
+    On a short sample of Western text several single-byte code pages fit about as well (cp1257 and cp1252
+    for French); cp1252, by far the most common of them in the wild, wins among those within
+    ``NEAR_CHAOS`` of the best.
+    """
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as e:
+        if e.start >= len(head) - 3 and e.reason == "unexpected end of data":
+            return "utf-8"
+    from charset_normalizer import from_bytes
+
+    results = list(from_bytes(head))
+    if not results:
+        return "utf-8"
+    best = results[0]
+    for r in results:
+        if r.encoding == "cp1252" and r.chaos <= best.chaos + NEAR_CHAOS:
+            return "cp1252"
+    return best.encoding
+
+
+def _with_encoding(chunks: Iterator[bytes], spec: SourceSpec) -> tuple[str, Iterator[bytes]]:
+    """(the encoding to decode this file with, the same chunks): ``auto`` looks at the first DETECT_BYTES."""
+    if spec.encoding != "auto":
+        return spec.encoding, chunks
+    head: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        head.append(chunk)
+        size += len(chunk)
+        if size >= DETECT_BYTES:
+            break
+    data = b"".join(head)
+
+    def again() -> Iterator[bytes]:
+        if data:
+            yield data
+        yield from chunks
+
+    return detect_encoding(data[:DETECT_BYTES]), again()
+
+
+def _is_utf8(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+def repair_decode(data: bytes, encoding: str) -> tuple[str, int]:
+    """``repair_bytes`` for any codec: undecodable bytes become U+FFFD, and how many were replaced."""
+    if _is_utf8(encoding):
+        return repair_bytes(data)
+    text = data.decode(encoding, "replace")
+    return text, text.count(REPLACEMENT) - data.decode(encoding, "ignore").count(REPLACEMENT)
 
 
 class TruncatedInput(Exception):
@@ -334,19 +417,23 @@ def _make_document(
 
 
 def read_jsonl(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
-    """One JSON object per line; ids default to ``<rel_path>:<line>``."""
+    """One JSON object per line, in the source's ``encoding``; ids default to ``<rel_path>:<line>``."""
+    encoding, chunks = _with_encoding(file_chunks(raw, path), spec)
+    total_chars = total_repaired = 0
     try:
-        for line_no, line in iter_lines(file_chunks(raw, path)):
+        for line_no, line in iter_lines(chunks):
             if not line.strip():
                 continue
             repaired = 0
             try:
-                decoded = line.decode("utf-8")
+                decoded = line.decode(encoding)
             except UnicodeDecodeError as e:
                 if spec.invalid_text != "repair":
-                    yield dead_letter(spec, path, line_no, "invalid_utf8", str(e), line)
+                    kind = "invalid_utf8" if _is_utf8(encoding) else "invalid_text"
+                    yield dead_letter(spec, path, line_no, kind, f"{encoding}: {e}", line)
                     continue
-                decoded, repaired = repair_bytes(line)
+                decoded, repaired = repair_decode(line, encoding)
+            total_chars += len(decoded)
             try:
                 # orjson also refuses lone surrogates, which could not be encoded downstream
                 record = orjson.loads(decoded)
@@ -361,28 +448,33 @@ def read_jsonl(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Ite
                 if record is None:
                     yield dead_letter(spec, path, line_no, "invalid_json", str(e), line)
                     continue
+            total_repaired += repaired
             result = _make_document(spec, record, f"{rel_path}:{line_no}", path, line_no, line)
             yield Repaired(result, repaired) if repaired else result
     except TruncatedInput as e:
         partial = getattr(e, "partial", b"")
         yield dead_letter(spec, path, getattr(e, "line", None), _damage_kind(e), str(e), partial)
+    check_repaired_share(spec, path, encoding, total_repaired, total_chars)
 
 
 def read_text(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
-    """The whole file is one document; its id is ``<rel_path>``."""
+    """The whole file is one document, in the source's ``encoding``; its id is ``<rel_path>``."""
     try:
         data = b"".join(file_chunks(raw, path))
     except TruncatedInput as e:
         yield dead_letter(spec, path, 0, _damage_kind(e), str(e))
         return
+    encoding = detect_encoding(data[:DETECT_BYTES]) if spec.encoding == "auto" else spec.encoding
     repaired = 0
     try:
-        text = data.decode("utf-8")
+        text = data.decode(encoding)
     except UnicodeDecodeError as e:
         if spec.invalid_text != "repair":
-            yield dead_letter(spec, path, 0, "invalid_utf8", str(e), data)
+            kind = "invalid_utf8" if _is_utf8(encoding) else "invalid_text"
+            yield dead_letter(spec, path, 0, kind, f"{encoding}: {e}", data)
             return
-        text, repaired = repair_bytes(data)
+        text, repaired = repair_decode(data, encoding)
+    check_repaired_share(spec, path, encoding, repaired, len(text))
     doc = Document(id=f"{spec.name}/{rel_path}", text=text, source=spec.name, domain=spec.domain)
     result = doc if text.strip() else Rejection(doc, "empty_text")
     yield Repaired(result, repaired) if repaired else result

@@ -30,6 +30,7 @@ from pilewright.transforms.ingest.read import (
     STAGE,
     Rejection,
     Repaired,
+    RepairedTextError,
     Skip,
     SourceSpec,
     dead_letter,
@@ -47,6 +48,9 @@ def source_spec(src: SourceConfig, invalid_text: str = "repair") -> SourceSpec:
         text_field=src.text_field,
         id_field=src.id_field,
         url_field=src.url_field,
+        # issue 25: the source's text encoding and its repaired-text limit (resolved from policy)
+        encoding=src.encoding,
+        max_repaired_share=src.max_repaired_share if src.max_repaired_share is not None else 1.0,
     )
 
 
@@ -101,6 +105,8 @@ class _ReadFileFn(beam.DoFn):
                     else:
                         count(STAGE, "errors", result.error_type)
                         yield beam.pvalue.TaggedOutput("errors", result)
+            except RepairedTextError:  # issue 25: the wrong encoding, most likely; the run fails naming the file
+                raise
             except Exception as e:
                 # An unforeseen failure mid-file keeps what was read and dead-letters the rest with the
                 # position, rather than failing the job or retrying the file into duplicates.
