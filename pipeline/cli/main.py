@@ -100,7 +100,9 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
             print(line)
         for line in warnings(result.audit, loaded.resolved.policy):
             print(f"pilewright: warning: {line}", file=sys.stderr)
-    failed = breaches(result.audit, result.manifest, loaded.resolved.policy)
+    from pilewright.pipeline.job.checks import local_input_bytes
+
+    failed = breaches(result.audit, result.manifest, loaded.resolved.policy, local_input_bytes(loaded.resolved))
     if failed:
         more = f" [+{len(failed) - 1} more]" if len(failed) > 1 else ""
         print(f"pilewright: failed: {failed[0]}{more}", file=sys.stderr)
