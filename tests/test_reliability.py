@@ -599,8 +599,11 @@ def test_row_a_full_disk_while_the_audit_is_written_leaves_no_truncated_file(mix
 
 
 def test_row_audit_verify_in_a_loop_never_aborts(mixed):
-    """Row 12: `audit --verify` died once in 22 runs with SIGABRT. Kept as a loop, bounded to a few seconds,
-    each run in its own process with faulthandler on, so a native crash prints where it happened."""
+    """Row 12: `audit --verify` died once in 22 runs with SIGABRT. The cause (from a core dump): Parquet read
+    from a Python file object with pre-buffering left futures holding Python buffers on Arrow's I/O threads;
+    released there during interpreter exit, they aborted the process (``verify.read_parquet_columns``).
+    Kept as a loop, bounded to a few seconds, each run in its own process with a normal interpreter exit
+    and faulthandler on, so a native crash prints where it happened."""
     import time
 
     env = dict(os.environ, PYTHONFAULTHANDLER="1")

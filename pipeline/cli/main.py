@@ -154,32 +154,5 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return EXIT_INTERRUPTED
 
 
-def entry() -> None:
-    """The console script: ``main()``, then an exit that skips native libraries' exit-time teardown.
-
-    `audit --verify` in a loop under load died about once in 8 runs with SIGABRT after finishing
-    ("terminate called without an active exception": a native thread of a loaded C++ extension still
-    joinable when the process's static destructors ran, with no Python frame left). Python's own cleanup
-    (atexit handlers, flushed streams, logging) runs as usual; then ``os._exit`` ends the process before
-    those destructors, so a finished command always exits with its own status.
-    """
-    import atexit
-    import os
-
-    try:
-        code = main()
-    except SystemExit as e:  # argparse: --help, --version, a usage error
-        code = e.code if isinstance(e.code, int) else (0 if e.code is None else 2)
-        if not isinstance(e.code, (int, type(None))):
-            print(e.code, file=sys.stderr)
-    try:
-        atexit._run_exitfuncs()
-        logging.shutdown()
-        sys.stdout.flush()
-        sys.stderr.flush()
-    finally:
-        os._exit(code if isinstance(code, int) else 1)
-
-
 if __name__ == "__main__":
-    entry()
+    sys.exit(main())
