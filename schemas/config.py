@@ -47,6 +47,14 @@ def _drop_disabled_unbuilt(data: object, unbuilt: frozenset[str], where: str) ->
     return out
 
 
+def _empty_blocks(data: object, fields) -> object:
+    """A block written with nothing under it (``dedup:``, YAML null) is the block with its defaults, as
+    ``dedup: {}`` is: an empty block never turns a stage off silently (``enabled: false`` does that)."""
+    if not isinstance(data, dict):
+        return data
+    return {k: ({} if v is None and k in fields else v) for k, v in data.items()}
+
+
 class RunSection(Frozen):
     output: str = "out/pilewright"
     seed: int = 1234
@@ -74,14 +82,38 @@ class SourceConfig(Frozen):
     # curation profile (``profiles:`` or a shipped one: web, filings, transcripts, newswire): its stage
     # blocks override ``stages:`` for this source's documents; None uses ``stages:`` as it is
     profile: Optional[str] = None
+    # jsonl and text: the files' text encoding, a Python codec name (cp1252, latin-1, shift_jis, ...) or
+    # `auto` (detected per file by charset-normalizer); bytes it cannot decode become U+FFFD (policy.invalid_text)
+    encoding: str = "utf-8"
+    # the share of a file's characters repair may replace before the run fails naming the file; None: the
+    # policy's max_repaired_share
+    max_repaired_share: Optional[float] = Field(default=None, ge=0, le=1)
 
     @model_serializer(mode="wrap")
     def _omit_no_profile(self, handler):
         # a source without a profile dumps as before profiles existed: the manifest's config stays byte-identical
+        # (and so does one that leaves encoding and max_repaired_share at their defaults)
         data = handler(self)
-        if isinstance(data, dict) and data.get("profile") is None:
-            data.pop("profile", None)
+        if isinstance(data, dict):
+            for key, default in (("profile", None), ("encoding", "utf-8"), ("max_repaired_share", None)):
+                if key in data and data[key] == default:
+                    data.pop(key)
         return data
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        if v == "auto":
+            return v
+        import codecs
+
+        try:
+            info = codecs.lookup(v)
+        except LookupError:
+            raise ValueError("not a text encoding Python knows; use e.g. utf-8, cp1252, latin-1, or auto") from None
+        if "\n".encode(info.name) != b"\n":
+            raise ValueError("records are lines: use an encoding that writes a newline as one byte (not UTF-16/32)")
+        return v
 
     @field_validator("name", "domain")
     @classmethod
@@ -112,6 +144,9 @@ class PolicyConfig(Frozen):
     min_source_documents: int = Field(default=1, ge=0)
     # a run that writes no token at all fails unless this is true
     allow_empty_output: bool = False
+    # the share of a jsonl/text file's characters that may be repaired to U+FFFD (invalid in the source's
+    # `encoding`); above it the run fails naming the file, as a wrong `encoding:` is the likely cause
+    max_repaired_share: float = Field(default=0.01, ge=0, le=1)
 
 
 class StagesConfig(Frozen):
@@ -130,7 +165,7 @@ class StagesConfig(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _unbuilt(cls, data: object) -> object:
-        return _drop_disabled_unbuilt(data, NOT_YET_BUILT_STAGES, "stages.")
+        return _drop_disabled_unbuilt(_empty_blocks(data, cls.model_fields), NOT_YET_BUILT_STAGES, "stages.")
 
 
 SAMPLE_BYTES_DEFAULT = 512 << 20
@@ -223,7 +258,8 @@ class RunConfig(Frozen):
     @model_validator(mode="before")
     @classmethod
     def _unbuilt(cls, data: object) -> object:
-        return _drop_disabled_unbuilt(data, NOT_YET_BUILT_TOP_LEVEL, "")
+        blocks = {k: f for k, f in cls.model_fields.items() if k not in ("sources", "profiles")}
+        return _drop_disabled_unbuilt(_empty_blocks(data, blocks), NOT_YET_BUILT_TOP_LEVEL, "")
 
     @model_serializer(mode="wrap")
     def _omit_unset_blocks(self, handler):

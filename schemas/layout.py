@@ -18,6 +18,11 @@ AUDIT = "audit/audit.json"
 RUN = "audit/run.json"
 REPORT = "audit/report.html"
 
+# the output guard (pipeline.job.output_guard): the marker that says the folder is a pilewright output (a
+# run refuses a non-empty folder without it), and the lock held while a run writes the folder
+MARKER = ".pilewright"
+LOCK = ".pilewright.lock"
+
 # a run's working folder: the curate phase's units (.work/curate/<unit>/, pipeline.job.phases: each unit's
 # curated documents, rejections, dead letters and audit rows; a unit's own spill files go as it finishes)
 # and the corpus phase's spill files (SPILL, transforms.spill); removed when the run ends, and first by a

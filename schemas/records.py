@@ -74,6 +74,11 @@ class DeadLetter(typing.NamedTuple):
     error_type: str  # e.g. "invalid_json", "invalid_utf8", "truncated_file", or an exception class name
     error: str  # cut at ERROR_CHARS
     payload_prefix: str  # first PAYLOAD_PREFIX_CHARS characters of the raw record, for forensics; never the full text
+    # a file that could not be read or stopped early: the records it held that were lost (counted where the
+    # file says, else estimated from the bytes left at the rate of the records before the damage; at least
+    # 1) and those bytes (the file's size, or its bytes after the damage); None for one bad record (1, unknown)
+    lost_records: Optional[int] = None
+    lost_bytes: Optional[int] = None
 
 
 class TokenizedDocument(typing.NamedTuple):

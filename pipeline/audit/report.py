@@ -15,9 +15,9 @@ from importlib import metadata
 from typing import Any, Callable, Optional, Sequence
 
 import jinja2
-from apache_beam.io.filesystems import FileSystems
 from markupsafe import Markup
 
+from pilewright.pipeline.audit.atomic import write_atomic
 from pilewright.pipeline.audit.summary import (
     REPORT_PATH,
     Histogram,
@@ -460,6 +460,4 @@ def write_report(out_dir: str, verify: Optional[Any] = None) -> str:
     except Exception as e:  # noqa: BLE001 - a report bug must not fail a finished run; the page says what broke
         html = fallback_page(summary, e)
     path = out_path(out_dir, REPORT_PATH)
-    with FileSystems.create(path) as f:
-        f.write(html.encode("utf-8"))
-    return path
+    return write_atomic(path, html.encode("utf-8"))

@@ -842,6 +842,12 @@ def render_text(s: Summary) -> list[str]:
             lines.append(f"  {f.name:<{width}}{_items(f.error_types)}")
     else:
         lines.append("DEAD LETTERS  none")
+    lost = (s.other_stats.get("ingest", {}) or {}).get("lost_input")
+    if isinstance(lost, dict) and lost.get("bytes") or (isinstance(lost, dict) and
+                                                        lost.get("records", 0) > lost.get("dead_letters", 0)):
+        # a file that could not be read or stopped early counts the records and bytes it lost (issue 25)
+        lines.append(f"LOST INPUT  {lost['records']:,} records in {lost['dead_letters']:,} dead letters (a damaged "
+                     f"file's rest estimated) \u00b7 {lost['bytes']:,} input bytes not read")
     fixes = _input_fixes(s.other_stats.get("ingest", {}))
     if fixes:
         lines.append("INPUT       " + " \u00b7 ".join(fixes))

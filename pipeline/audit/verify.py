@@ -5,7 +5,8 @@ tokenizer's EOS, every token id is below the vocabulary size, and the shard meta
 tokenizer; checks the manifest's totals add up; and checks the audit's funnel: for every stage and source
 ``in == kept + rejected + dead letters``, each stage's input is the previous stage's output, and the rows of
 OUT/rejected, OUT/dead_letter and OUT/documents match the audit's counts; and no two curated documents (nor
-two shard rows, when the mix did not repeat documents) share an id.
+two shard rows, when the mix did not repeat documents) share an id; and every file under tokens/ is one the
+manifest lists.
 
 Megatron files listed beside a shard (``files`` in its manifest entry) are checked too: sha256 and size,
 a readable index, and the same documents with the same tokens in the same order as the Arrow shard, with
@@ -177,6 +178,34 @@ def verify_shards(out_dir: str, manifest: dict, result: VerifyResult) -> None:
         result.tokens += tokens
 
 
+def _files_under(out_dir: str, folder: str) -> list[str]:
+    """Every file under ``out_dir/folder`` as a ``/``-separated path relative to ``out_dir``, sorted
+    (locally at any depth; on a remote filesystem one level, as far as its glob goes)."""
+    root = out_path(out_dir, folder)
+    if _is_local(out_dir):
+        found = []
+        for here, _dirs, files in os.walk(root):
+            for name in files:
+                found.append(os.path.relpath(os.path.join(here, name), out_dir).replace(os.sep, "/"))
+        return sorted(found)
+    base = out_dir.rstrip("/") + "/"
+    return sorted(p[len(base):] for p in _output_files(out_dir, f"{folder}/*") if p.startswith(base))
+
+
+def verify_no_unlisted_shards(out_dir: str, manifest: dict, result: VerifyResult) -> None:
+    """Every file under tokens/ is a shard (or a Megatron file of one) the manifest lists: a shard left by
+    another run would otherwise be read by a loader that globs the folder."""
+    listed = set()
+    for entry in manifest.get("shards", []):
+        listed.add(entry.get("path"))
+        listed.update(f.get("path") for f in entry.get("files") or [])
+    unlisted = [rel for rel in _files_under(out_dir, "tokens") if rel not in listed]
+    if unlisted:
+        more = f" and {len(unlisted) - 1} more" if len(unlisted) > 1 else ""
+        result.add(f"{unlisted[0]}{more}: under tokens/ but not listed in manifest.json (left by another run? "
+                   f"a loader reading the folder would read it too)")
+
+
 def _read_bytes(path: str) -> bytes:
     with FileSystems.open(path, compression_type="uncompressed") as f:
         return f.read()
@@ -269,16 +298,39 @@ def _output_files(out_dir: str, pattern: str) -> list[str]:
         return []
 
 
-def _column_counts(out_dir: str, folder: str, column: str) -> Optional[Counter]:
+def read_parquet_columns(path: str, columns: list[str]) -> pa.Table:
+    """Columns of one Parquet file, read synchronously on this thread, with nothing left on Arrow's threads.
+
+    ``pq.read_table`` over a Python file object scans through Arrow's thread pools, and the last references
+    to the Python file (and to Python buffers) may be released on one of those threads after the process
+    began to exit: the thread cannot take the GIL, the interpreter unwinds it inside a noexcept destructor,
+    and std::terminate aborts the process (SIGABRT, exit 134, "terminate called without an active
+    exception"; `audit --verify` once in 22 runs under load, found with core dumps). Here a local file is
+    opened by Arrow itself, a remote one through Beam, and either is read without threads and closed.
+    """
     import pyarrow.parquet as pq
 
+    if _is_local(path):
+        pf = pq.ParquetFile(path)
+        try:
+            return pf.read(columns=columns, use_threads=False)
+        finally:
+            pf.close()
+    with FileSystems.open(path, compression_type="uncompressed") as f:
+        pf = pq.ParquetFile(f)
+        try:
+            return pf.read(columns=columns, use_threads=False)
+        finally:
+            pf.close()
+
+
+def _column_counts(out_dir: str, folder: str, column: str) -> Optional[Counter]:
     paths = _output_files(out_dir, f"{folder}/*.parquet")
     if not paths:
         return None
     counts: Counter = Counter()
     for path in paths:
-        with FileSystems.open(path, compression_type="uncompressed") as f:
-            table = pq.read_table(f, columns=[column])
+        table = read_parquet_columns(path, [column])
         counts.update(table.column(column).to_pylist())
     return counts
 
@@ -359,12 +411,10 @@ def _first_duplicate(chunks: list[np.ndarray], all_ids) -> Optional[str]:
 def verify_unique_ids(out_dir: str, manifest: dict, result: VerifyResult) -> None:
     """Every curated document has its own id, and so has every shard row unless the mix repeats documents
     (its copies share their document's id; ``(doc_id, epoch)`` is what is unique there)."""
-    import pyarrow.parquet as pq
 
     def document_ids():
         for path in _output_files(out_dir, "documents/*.parquet"):
-            with FileSystems.open(path, compression_type="uncompressed") as f:
-                yield from pq.read_table(f, columns=["id"]).column("id").to_pylist()
+            yield from read_parquet_columns(path, ["id"]).column("id").to_pylist()
 
     chunks = [_id_hashes(document_ids())]
     dup = _first_duplicate(chunks, document_ids)
@@ -406,6 +456,7 @@ def verify_run(out_dir: str) -> VerifyResult:
             result.add(f"{MANIFEST_PATH}: does not match the manifest schema: {problem}")
         verify_manifest_totals(manifest, result)
         verify_shards(out_dir, manifest, result)
+        verify_no_unlisted_shards(out_dir, manifest, result)
     if not FileSystems.exists(audit_path):
         result.add(f"{AUDIT_PATH}: missing")
         return result

@@ -17,6 +17,19 @@ from pilewright.pipeline.job.outputs import output_fault_message
 from pilewright.schemas.errors import UserError, user_error_message
 
 
+# the shell's status for a process stopped by Ctrl-C (128 + SIGINT)
+EXIT_INTERRUPTED = 130
+
+
+def _version() -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version("pilewright")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
+
+
 def _error(msg: str) -> int:
     print(f"pilewright: error: {msg}", file=sys.stderr)
     return 2
@@ -27,6 +40,7 @@ def _user_fixable(exc: BaseException) -> Optional[str]:
     # the modules whose UserErrors a job can raise are imported, so their classes are known by name
     import pilewright.tokenizer.hf  # noqa: F401
     import pilewright.tokenizer.spm_train  # noqa: F401
+    import pilewright.transforms.ingest.read  # noqa: F401
     import pilewright.transforms.decontaminate.index  # noqa: F401
     import pilewright.transforms.mix.plan  # noqa: F401
 
@@ -59,7 +73,15 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         quiet_user_error_logs()
     try:
         progress = None if args.quiet else progress_display(beam_args, sys.stderr)
-        result = run_job(loaded, beam_args, args.output, progress=progress, resume=args.resume)
+        result = run_job(loaded, beam_args, args.output, progress=progress, resume=args.resume,
+                         overwrite=args.overwrite)
+    except KeyboardInterrupt:
+        # run_job has removed the temporary files and released the output folder's lock on the way out
+        again = ("run the same command again to resume: the finished curation is reused" if args.resume else
+                 "run the same command again to start over (a run with --resume keeps its finished curation)")
+        print(f"pilewright: interrupted: the run stopped and its temporary files were removed; {again}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
     except UserError as e:
         if args.debug:
             raise
@@ -78,7 +100,9 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
             print(line)
         for line in warnings(result.audit, loaded.resolved.policy):
             print(f"pilewright: warning: {line}", file=sys.stderr)
-    failed = breaches(result.audit, result.manifest, loaded.resolved.policy)
+    from pilewright.pipeline.job.checks import local_input_bytes
+
+    failed = breaches(result.audit, result.manifest, loaded.resolved.policy, local_input_bytes(loaded.resolved))
     if failed:
         more = f" [+{len(failed) - 1} more]" if len(failed) > 1 else ""
         print(f"pilewright: failed: {failed[0]}{more}", file=sys.stderr)
@@ -91,6 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="pilewright",
         description="Raw text to training-ready token shards, on Apache Beam, with an audit of every stage.",
     )
+    parser.add_argument("--version", action="version", version=f"pilewright {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser(
         "run",
@@ -101,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--output", help="output folder or URL (default: run.output from the config)")
     run.add_argument("--quiet", action="store_true", help="print nothing but errors")
     run.add_argument("--debug", action="store_true", help="show the traceback of an error, not only its line")
+    run.add_argument("--overwrite", action="store_true",
+                     help="write into an output folder that is not empty and not a pilewright output (or the home or "
+                          "working folder); pilewright's own outputs there are replaced")
     run.add_argument("--resume", action="store_true",
                      help="run in two phases and reuse the finished curation of an interrupted --resume run of the "
                           "same config and inputs (README 'Resuming')")
@@ -119,7 +147,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     quiet_local_worker_logs()
-    return args.func(args, rest) if args.command == "run" else args.func(args)
+    try:
+        return args.func(args, rest) if args.command == "run" else args.func(args)
+    except KeyboardInterrupt:
+        print("pilewright: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -12,9 +12,9 @@ from collections import defaultdict
 from typing import Optional, Sequence
 
 import apache_beam as beam
-from apache_beam.io.filesystems import FileSystems
 
 from pilewright.schemas.audit import AUDIT_VERSION, Audit
+from pilewright.pipeline.audit.atomic import write_atomic
 from pilewright.pipeline.audit.profile import SizeKey, assemble_sizes, reason_group, record_kind, stage_sizes
 from pilewright.pipeline.audit.progress import CountingMapFn, ReportStageDone
 from pilewright.transforms.stage import StageResult, sum_triples
@@ -165,9 +165,8 @@ def assemble_audit(
 
 
 def _write_json(doc: dict, path: str) -> str:
-    with FileSystems.create(path) as f:
-        f.write((json.dumps(doc, indent=2, sort_keys=False) + "\n").encode("utf-8"))
-    return path
+    # a temporary name renamed when complete: a full disk never leaves a truncated audit.json (issue 25)
+    return write_atomic(path, (json.dumps(doc, indent=2, sort_keys=False) + "\n").encode("utf-8"))
 
 
 class WriteAudit(beam.PTransform):

@@ -1,6 +1,7 @@
 """Building and running the whole job from a loaded config."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ from pilewright.pipeline.job.remote import prepare_for_runner
 from pilewright.pipeline.job.manifest import WriteManifest, source_profiles_section
 from pilewright.pipeline.job.options import pipeline_options
 from pilewright.pipeline.job.executor import unit_args
+from pilewright.pipeline.job.output_guard import claim_output
 from pilewright.pipeline.job.phase_runner import run_phases
 from pilewright.pipeline.job.options import beam_args_with_defaults, local_cores, runner_kind
 from pilewright.pipeline.job.phases import plan_phases, read_units, unit_stage_order
@@ -27,6 +29,7 @@ from pilewright.pipeline.job.units import Plan, Unit, list_inputs, plan_units
 from pilewright.pipeline.job.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
 from pilewright.pipeline.audit.progress import SHARDS_KEY, CountFn, ProgressView, ProgressWatch
 from pilewright.pipeline.audit.progress import reporter as progress_reporter
+from pilewright.pipeline.audit.atomic import write_atomic
 from pilewright.pipeline.audit.report import write_report
 from pilewright.pipeline.audit.summary import load_run_files
 from pilewright.pipeline.job.stage_timing import stage_seconds
@@ -234,8 +237,7 @@ def telemetry(run_result) -> dict:
 
 
 def _write_json(doc: dict, path: str) -> None:
-    with FileSystems.create(path) as f:
-        f.write((json.dumps(doc, indent=2) + "\n").encode("utf-8"))
+    write_atomic(path, (json.dumps(doc, indent=2) + "\n").encode("utf-8"))
 
 
 def output_dir(loaded: LoadedConfig, override: Optional[str]) -> str:
@@ -268,6 +270,23 @@ def plan_run(cfg, beam_args: Sequence[str], local: bool) -> Plan:
 
 
 def run_job(
+    loaded: LoadedConfig,
+    beam_args: Sequence[str] = (),
+    out_dir: Optional[str] = None,
+    progress: Optional[Callable[[ProgressView], None]] = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    on_unit: Optional[Callable[[int, int], None]] = None,
+) -> JobResult:
+    """``_run_job`` with the output folder claimed for the run's length (``pipeline.job.output_guard``:
+    refusals, marker, lock). ``overwrite``: use a folder that is not a pilewright output anyway."""
+    # nothing under OUT is deleted or written before the claim; released at the end
+    dry_run = bool(pipeline_options(beam_args).get_all_options().get("dry_run"))
+    with (contextlib.nullcontext() if dry_run else claim_output(output_dir(loaded, out_dir), overwrite)):
+        return _run_job(loaded, beam_args, out_dir, progress, resume, on_unit)
+
+
+def _run_job(
     loaded: LoadedConfig,
     beam_args: Sequence[str] = (),
     out_dir: Optional[str] = None,

@@ -51,6 +51,11 @@ def _format_validation_error(err: ValidationError) -> str:
     msg = msg.removeprefix("Value error, ")
     if first.get("type") == "extra_forbidden":
         msg = "unknown key; check its spelling against the config reference in README.md"
+    elif first.get("type") == "string_type" and isinstance(first.get("input"), bool):
+        # YAML 1.1 reads unquoted no/yes/on/off/n/y as booleans: `languages: [en, no]` gives False
+        word = "no, off or n" if first["input"] is False else "yes, on or y"
+        msg = (f"YAML read an unquoted {word} here as the boolean {str(first['input']).lower()}; quote it "
+               f"(e.g. 'no') to mean the text")
     elif first.get("type") == "missing":
         msg = "required key is missing"
     got = first.get("input")
@@ -75,7 +80,11 @@ def _resolve(path: str, base_dir: str) -> str:
 def resolve_paths(cfg: RunConfig, base_dir: str) -> RunConfig:
     """Relative source, tokenizer, URL-list, evaluation-set and bad-words list paths are relative to the
     config file's folder."""
-    sources = [s.model_copy(update={"paths": [_resolve(p, base_dir) for p in s.paths]}) for s in cfg.sources]
+    # each source's repaired-text limit is resolved too: its own, else the policy's
+    sources = [s.model_copy(update={"paths": [_resolve(p, base_dir) for p in s.paths],
+                                    "max_repaired_share": s.max_repaired_share if s.max_repaired_share is not None
+                                    else cfg.policy.max_repaired_share})
+               for s in cfg.sources]
     tokenizer = cfg.tokenizer
     if tokenizer.model:
         tokenizer = tokenizer.model_copy(update={"model": _resolve(tokenizer.model, base_dir)})
@@ -130,6 +139,37 @@ def parse_config(data: object, where: str = "config") -> RunConfig:
         raise ConfigError(f"{where}: {_format_validation_error(e)}") from None
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` that refuses a key written twice in one mapping (PyYAML keeps the last silently)."""
+
+
+def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict = {}
+    for key_node, _value in node.value:
+        if key_node.tag == "tag:yaml.org,2002:merge":
+            continue
+        key = loader.construct_object(key_node, deep=True)
+        try:
+            first = seen.get(key)
+        except TypeError:  # an unhashable key: the default constructor reports it
+            continue
+        line = key_node.start_mark.line + 1
+        if first is not None:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"the key {key!r} is written twice (lines {first} and {line}); keep one", key_node.start_mark
+            )
+        seen[key] = line
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+def read_yaml(text) -> object:
+    """The YAML document in ``text`` (a string or an open file), refusing duplicate keys."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def load_config(path: Optional[str] = None) -> LoadedConfig:
     """Loads ``path``, or the embedded sample config when ``path`` is None."""
     path = path or sample_config_path()
@@ -137,7 +177,7 @@ def load_config(path: Optional[str] = None) -> LoadedConfig:
         raise ConfigError(f"config file not found: {path} (pass --config with an existing YAML file)")
     try:
         with open(path, encoding="utf-8") as f:
-            data = yaml.safe_load(f)
+            data = read_yaml(f)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""

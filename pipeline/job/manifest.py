@@ -13,6 +13,7 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
 from pilewright.schemas.manifest import MANIFEST_VERSION, Manifest
+from pilewright.pipeline.audit.atomic import write_atomic
 from pilewright.schemas.records import ShardInfo
 from pilewright.tokenizer.spm import TokenizerInfo
 
@@ -119,9 +120,8 @@ class WriteManifest(beam.PTransform):
                 merged[section] = json.loads(payload)
             doc = build_manifest(list(infos), tokenizer, tokens_by, config, sha, seed, merged)
             path = FileSystems.join(out_dir, "manifest.json")
-            with FileSystems.create(path) as f:
-                f.write(manifest_text(doc).encode("utf-8"))
-            return path
+            # a temporary name renamed when complete: never a truncated manifest.json (issue 25)
+            return write_atomic(path, manifest_text(doc).encode("utf-8"))
 
         pipeline = shard_infos.pipeline
         extra = self._extra if self._extra is not None else pipeline | "NoManifestExtras" >> beam.Create([])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -88,11 +89,31 @@ OUTPUT_FAULTS = (
 def output_fault_message(exc: BaseException, out_dir: str) -> str | None:
     """One line for a failure to write under ``out_dir`` the user can fix, or None for anything else."""
     seen = set()
+    chain = []
     while exc is not None and id(exc) not in seen:
         seen.add(id(exc))
+        chain.append(exc)
         text = f"{type(exc).__name__}: {exc}"
         for needle, fix in OUTPUT_FAULTS:
             if needle in text:
                 return f"cannot write the outputs to {out_dir}: {fix} ({needle}); temporary files were removed"
         exc = exc.__cause__ or exc.__context__
+    # any other OSError naming a path under OUT (an odd filesystem, /proc, a vanished mount): one line too,
+    # found by its filename or, re-raised by a runner as text, by "[Errno N] ... '<path under OUT>'"
+    for exc in chain:
+        if isinstance(exc, OSError) and exc.filename and _under(str(exc.filename), out_dir):
+            why = exc.strerror or type(exc).__name__
+            return f"cannot write the outputs to {out_dir}: {why} ({exc.filename}); temporary files were removed"
+        match = _ERRNO_TEXT.search(str(exc))
+        if match and _under(match.group(2), out_dir):
+            return (f"cannot write the outputs to {out_dir}: {match.group(1)} ({match.group(2)}); temporary files "
+                    f"were removed")
     return None
+
+
+_ERRNO_TEXT = re.compile(r"\[Errno \d+\] ([^:'\n]+): '([^'\n]+)'")
+
+
+def _under(path: str, out_dir: str) -> bool:
+    out = out_dir.rstrip("/")
+    return path == out or path.startswith(out + "/")

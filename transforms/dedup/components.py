@@ -19,7 +19,7 @@ section as ``residue_resolved: false``.
 """
 from __future__ import annotations
 
-from typing import Iterable, Optional
+from typing import Any, Iterable, Optional, Tuple
 
 import apache_beam as beam
 
@@ -236,6 +236,11 @@ class _ResidueFn(beam.DoFn):
             count(STAGE, "cc_unconverged")
 
 
+# The main outputs' type, declared: from apache-beam 2.78 a DoFn that also yields TaggedOutput is inferred to
+# give Union[TaggedOutput, ...] on its main output, which fails FinalLabel's type check at graph construction.
+_KV = Tuple[Any, Any]
+
+
 class ConnectedComponents(beam.PTransform):
     """Edges (member, member) -> (member, component label) for every node with an edge.
 
@@ -257,7 +262,7 @@ class ConnectedComponents(beam.PTransform):
             edges
             | "EdgeEnds" >> beam.FlatMap(_edge_ends)
             | "ByNode" >> beam.GroupByKey()
-            | "InitialState" >> beam.ParDo(_InitFn()).with_outputs("audit", main="messages")
+            | "InitialState" >> beam.ParDo(_InitFn()).with_output_types(_KV).with_outputs("audit", main="messages")
         )
         msgs = init["messages"]
         for r in range(1, self._rounds + 1):
@@ -265,7 +270,7 @@ class ConnectedComponents(beam.PTransform):
         residue = (
             msgs
             | "GroupResidue" >> beam.GroupByKey()
-            | "Residue" >> beam.ParDo(_ResidueFn()).with_outputs("audit", main="states")
+            | "Residue" >> beam.ParDo(_ResidueFn()).with_output_types(_KV).with_outputs("audit", main="states")
         )
         summary = (
             (init["audit"], residue["audit"])

@@ -14,6 +14,7 @@ from typing import BinaryIO, Iterator, Optional, Union
 
 import orjson
 
+from pilewright.schemas.errors import UserError
 from pilewright.schemas.records import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, DeadLetter, Document
 
 STAGE = "ingest"
@@ -35,6 +36,10 @@ class SourceSpec:
     url_field: Optional[str] = None
     # `repair`: invalid UTF-8 and lone surrogates become U+FFFD (counted); `dead_letter`: the record is refused
     invalid_text: str = "repair"
+    # jsonl/text: a Python codec name, or `auto` (detected per file, ``detect_encoding``)
+    encoding: str = "utf-8"
+    # a file whose repaired characters pass this share of its characters fails the run (RepairedTextError)
+    max_repaired_share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -95,6 +100,84 @@ def loads_repairing_surrogates(text: str) -> tuple[object, int]:
 
     counter = [0]
     return _repair_value(json.loads(text), counter), counter[0]
+
+
+class RepairedTextError(UserError):
+    """A file whose text needed too many U+FFFD repairs: most likely the wrong ``encoding`` for its source."""
+
+
+def check_repaired_share(spec: SourceSpec, path: str, encoding: str, repaired: int, chars: int) -> None:
+    """Raises ``RepairedTextError`` naming the file when its repaired share passes the source's limit."""
+    if repaired and chars and repaired / chars > spec.max_repaired_share:
+        raise RepairedTextError(
+            f"source {spec.name!r}: {path}: {repaired:,} of {chars:,} characters ({repaired / chars:.1%}) were not "
+            f"valid {encoding} and became U+FFFD, over policy.max_repaired_share {spec.max_repaired_share:g}; set "
+            f"the source's `encoding:` (e.g. cp1252, latin-1, or auto)"
+        )
+
+
+# bytes of a file's (decompressed) start that `encoding: auto` detects its charset from
+DETECT_BYTES = 1 << 20
+NEAR_CHAOS = 0.15
+
+
+def detect_encoding(head: bytes) -> str:
+    """The charset of a file from its first bytes: ``utf-8`` when they are valid UTF-8 (a multi-byte
+    character cut at the end allowed), else charset-normalizer's best guess (``utf-8`` when it has none).
+
+    On a short sample of Western text several single-byte code pages fit about as well (cp1257 and cp1252
+    for French); cp1252, by far the most common of them in the wild, wins among those within
+    ``NEAR_CHAOS`` of the best.
+    """
+    try:
+        head.decode("utf-8")
+        return "utf-8"
+    except UnicodeDecodeError as e:
+        if e.start >= len(head) - 3 and e.reason == "unexpected end of data":
+            return "utf-8"
+    from charset_normalizer import from_bytes
+
+    results = list(from_bytes(head))
+    if not results:
+        return "utf-8"
+    best = results[0]
+    for r in results:
+        if r.encoding == "cp1252" and r.chaos <= best.chaos + NEAR_CHAOS:
+            return "cp1252"
+    return best.encoding
+
+
+def _with_encoding(chunks: Iterator[bytes], spec: SourceSpec) -> tuple[str, Iterator[bytes]]:
+    """(the encoding to decode this file with, the same chunks): ``auto`` looks at the first DETECT_BYTES."""
+    if spec.encoding != "auto":
+        return spec.encoding, chunks
+    head: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        head.append(chunk)
+        size += len(chunk)
+        if size >= DETECT_BYTES:
+            break
+    data = b"".join(head)
+
+    def again() -> Iterator[bytes]:
+        if data:
+            yield data
+        yield from chunks
+
+    return detect_encoding(data[:DETECT_BYTES]), again()
+
+
+def _is_utf8(encoding: str) -> bool:
+    return encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+
+
+def repair_decode(data: bytes, encoding: str) -> tuple[str, int]:
+    """``repair_bytes`` for any codec: undecodable bytes become U+FFFD, and how many were replaced."""
+    if _is_utf8(encoding):
+        return repair_bytes(data)
+    text = data.decode(encoding, "replace")
+    return text, text.count(REPLACEMENT) - data.decode(encoding, "ignore").count(REPLACEMENT)
 
 
 class TruncatedInput(Exception):
@@ -283,8 +366,85 @@ def iter_lines(chunks: Iterator[bytes]) -> Iterator[tuple[int, bytes]]:
         yield line_no, rest
 
 
+def file_size(raw: BinaryIO) -> Optional[int]:
+    """The size of an open file, without moving its position; None when it cannot seek."""
+    try:
+        pos = raw.tell()
+        end = raw.seek(0, io.SEEK_END)
+        raw.seek(pos)
+        return int(end)
+    except Exception:  # not seekable: the loss is then counted in records only
+        return None
+
+
+class _CountingReader:
+    """Counts the bytes read from a file, so a reader knows how far into the (compressed) file it was."""
+
+    def __init__(self, raw: BinaryIO):
+        self._raw = raw
+        self.count = 0
+
+    def read(self, n: int = -1) -> bytes:
+        data = self._raw.read(n)
+        self.count += len(data)
+        return data
+
+
+def lost_after_damage(size: Optional[int], read_at_last_good: int, good: int, bad_since: int
+                      ) -> tuple[int, Optional[int]]:
+    """(records, bytes) a damaged file lost past its last good record.
+
+    Bytes: the file's bytes after the point its last good record had been read to (within one decoder
+    feed). Records: as many as those bytes held at the rate of the good records before them, less the
+    ones already dead-lettered one by one since (garbage a decoder produced before failing), at least 1.
+    """
+    if size is None:
+        return 1, None
+    left = max(0, size - read_at_last_good)
+    if not good or not read_at_last_good:
+        return 1, left
+    estimate = int(round(left * good / read_at_last_good))
+    return max(1, estimate - bad_since), left
+
+
+def unreadable_file(spec: SourceSpec, path: str, error: BaseException) -> DeadLetter:
+    """The dead letter of a file that cannot be opened: all of its bytes are lost (its size, when it can
+    be listed), and at least one record."""
+    size = None
+    try:
+        from apache_beam.io.filesystems import FileSystems
+
+        matched = FileSystems.match([path], limits=[1])[0].metadata_list
+        size = matched[0].size_in_bytes if matched else None
+    except Exception:  # the size is a courtesy: the dead letter stands without it
+        size = None
+    return dead_letter(spec, path, None, "unreadable_file", repr(error), lost_records=1, lost_bytes=size)
+
+
+def lost_input_section(rows: list) -> tuple[str, str]:
+    """The ingest audit section ``lost_input``: per source, the dead letters, the records they stand for
+    (``DeadLetter.lost_records``, 1 for one bad record) and the input bytes lost, from
+    (source, (dead letters, records, bytes)) sums."""
+    import json
+
+    by_source = {s: {"dead_letters": n, "records": r, "bytes": b} for s, (n, r, b) in sorted(rows)}
+    return "lost_input", json.dumps({
+        "dead_letters": sum(v["dead_letters"] for v in by_source.values()),
+        "records": sum(v["records"] for v in by_source.values()),
+        "bytes": sum(v["bytes"] for v in by_source.values()),
+        "by_source": by_source,
+    }, sort_keys=True)
+
+
+def lost_row(d: DeadLetter) -> tuple[str, tuple[int, int, int]]:
+    """(source, (1, records lost, bytes lost)) of one dead letter, for ``lost_input_section``."""
+    records = d.lost_records if d.lost_records is not None else 1
+    return d.source, (1, records, d.lost_bytes or 0)
+
+
 def dead_letter(
-    spec: SourceSpec, path: str, offset: Optional[int], error_type: str, error: str, payload: bytes | str = b""
+    spec: SourceSpec, path: str, offset: Optional[int], error_type: str, error: str, payload: bytes | str = b"",
+    lost_records: Optional[int] = None, lost_bytes: Optional[int] = None,
 ) -> DeadLetter:
     if isinstance(payload, bytes):
         payload = payload[: PAYLOAD_PREFIX_CHARS * 4].decode("utf-8", "backslashreplace")
@@ -297,6 +457,8 @@ def dead_letter(
         error_type=error_type,
         error=error[:ERROR_CHARS],
         payload_prefix=payload[:PAYLOAD_PREFIX_CHARS],
+        lost_records=lost_records,
+        lost_bytes=lost_bytes,
     )
 
 
@@ -334,19 +496,27 @@ def _make_document(
 
 
 def read_jsonl(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
-    """One JSON object per line; ids default to ``<rel_path>:<line>``."""
+    """One JSON object per line, in the source's ``encoding``; ids default to ``<rel_path>:<line>``."""
+    size = file_size(raw)
+    counted = _CountingReader(raw)
+    encoding, chunks = _with_encoding(file_chunks(counted, path), spec)
+    total_chars = total_repaired = 0
+    good = bad_since = read_at_good = 0  # for the loss estimate of a file that stops early
     try:
-        for line_no, line in iter_lines(file_chunks(raw, path)):
+        for line_no, line in iter_lines(chunks):
             if not line.strip():
                 continue
             repaired = 0
             try:
-                decoded = line.decode("utf-8")
+                decoded = line.decode(encoding)
             except UnicodeDecodeError as e:
                 if spec.invalid_text != "repair":
-                    yield dead_letter(spec, path, line_no, "invalid_utf8", str(e), line)
+                    kind = "invalid_utf8" if _is_utf8(encoding) else "invalid_text"
+                    bad_since += 1
+                    yield dead_letter(spec, path, line_no, kind, f"{encoding}: {e}", line)
                     continue
-                decoded, repaired = repair_bytes(line)
+                decoded, repaired = repair_decode(line, encoding)
+            total_chars += len(decoded)
             try:
                 # orjson also refuses lone surrogates, which could not be encoded downstream
                 record = orjson.loads(decoded)
@@ -359,30 +529,45 @@ def read_jsonl(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Ite
                     except ValueError:
                         record = None
                 if record is None:
+                    bad_since += 1
                     yield dead_letter(spec, path, line_no, "invalid_json", str(e), line)
                     continue
+            total_repaired += repaired
             result = _make_document(spec, record, f"{rel_path}:{line_no}", path, line_no, line)
+            if isinstance(result, DeadLetter):
+                bad_since += 1
+            else:
+                good, bad_since, read_at_good = good + 1, 0, counted.count
             yield Repaired(result, repaired) if repaired else result
     except TruncatedInput as e:
         partial = getattr(e, "partial", b"")
-        yield dead_letter(spec, path, getattr(e, "line", None), _damage_kind(e), str(e), partial)
+        line = getattr(e, "line", None)
+        # past the last good record: the bytes left and the records they held at the rate before them (a
+        # truncated file's missing tail is not on disk: only what is left of it counts)
+        records, left = lost_after_damage(size, read_at_good, good, bad_since)
+        yield dead_letter(spec, path, line, _damage_kind(e), str(e), partial, lost_records=records, lost_bytes=left)
+    check_repaired_share(spec, path, encoding, total_repaired, total_chars)
 
 
 def read_text(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> Iterator[ReadResult]:
-    """The whole file is one document; its id is ``<rel_path>``."""
+    """The whole file is one document, in the source's ``encoding``; its id is ``<rel_path>``."""
+    size = file_size(raw)
     try:
         data = b"".join(file_chunks(raw, path))
     except TruncatedInput as e:
-        yield dead_letter(spec, path, 0, _damage_kind(e), str(e))
+        yield dead_letter(spec, path, 0, _damage_kind(e), str(e), lost_records=1, lost_bytes=size)
         return
+    encoding = detect_encoding(data[:DETECT_BYTES]) if spec.encoding == "auto" else spec.encoding
     repaired = 0
     try:
-        text = data.decode("utf-8")
+        text = data.decode(encoding)
     except UnicodeDecodeError as e:
         if spec.invalid_text != "repair":
-            yield dead_letter(spec, path, 0, "invalid_utf8", str(e), data)
+            kind = "invalid_utf8" if _is_utf8(encoding) else "invalid_text"
+            yield dead_letter(spec, path, 0, kind, f"{encoding}: {e}", data)
             return
-        text, repaired = repair_bytes(data)
+        text, repaired = repair_decode(data, encoding)
+    check_repaired_share(spec, path, encoding, repaired, len(text))
     doc = Document(id=f"{spec.name}/{rel_path}", text=text, source=spec.name, domain=spec.domain)
     result = doc if text.strip() else Rejection(doc, "empty_text")
     yield Repaired(result, repaired) if repaired else result
@@ -393,6 +578,8 @@ def read_parquet(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> I
     import pyarrow.parquet as pq
 
     row = 0
+    size = file_size(raw)
+    pf = None
     try:
         pf = pq.ParquetFile(io.BytesIO(raw.read()) if not hasattr(raw, "seek") else raw)
         names = set(pf.schema_arrow.names)
@@ -408,7 +595,11 @@ def read_parquet(raw: BinaryIO, path: str, rel_path: str, spec: SourceSpec) -> I
                 row += 1
                 yield _make_document(spec, record, f"{rel_path}:{row}", path, row, repr(record)[:PAYLOAD_PREFIX_CHARS])
     except Exception as e:  # pyarrow raises several types for a corrupt or truncated file
-        yield dead_letter(spec, path, row + 1, "corrupt_parquet", f"{type(e).__name__}: {e}")
+        # the footer says how many rows the file holds; without a footer the whole file is lost
+        records = max(1, pf.metadata.num_rows - row) if pf is not None else 1
+        lost = None if pf is not None else size
+        yield dead_letter(spec, path, row + 1, "corrupt_parquet", f"{type(e).__name__}: {e}", lost_records=records,
+                          lost_bytes=lost)
 
 
 READERS = {"jsonl": read_jsonl, "text": read_text, "parquet": read_parquet}

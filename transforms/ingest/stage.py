@@ -18,7 +18,7 @@ from pilewright.schemas.config import SourceConfig
 from pilewright.schemas.records import Document
 from pilewright.transforms.spill import SpillDocumentsFn, iter_payloads
 from pilewright.transforms.spill import loads as spill_loads
-from pilewright.transforms.stage import StageResult, count, reject, sum_pairs, typed_stage_result
+from pilewright.transforms.stage import StageResult, count, reject, sum_pairs, sum_triples, typed_stage_result
 from pilewright.transforms.ingest.ids import (
     Place,
     add_group,
@@ -31,10 +31,14 @@ from pilewright.transforms.ingest.read import (
     STAGE,
     Rejection,
     Repaired,
+    RepairedTextError,
     Skip,
     SourceSpec,
     dead_letter,
+    lost_input_section,
+    lost_row,
     read_file,
+    unreadable_file,
     relative_path,
 )
 
@@ -48,6 +52,9 @@ def source_spec(src: SourceConfig, invalid_text: str = "repair") -> SourceSpec:
         text_field=src.text_field,
         id_field=src.id_field,
         url_field=src.url_field,
+        # issue 25: the source's text encoding and its repaired-text limit (resolved from policy)
+        encoding=src.encoding,
+        max_repaired_share=src.max_repaired_share if src.max_repaired_share is not None else 1.0,
     )
 
 
@@ -75,7 +82,7 @@ class _ReadFileFn(beam.DoFn):
             raw = FileSystems.open(path, compression_type="uncompressed")
         except Exception as e:  # unreadable file: a dead letter with the path, not a failed job
             count(STAGE, "errors", "unreadable_file")
-            yield beam.pvalue.TaggedOutput("errors", dead_letter(spec, path, None, "unreadable_file", repr(e)))
+            yield beam.pvalue.TaggedOutput("errors", unreadable_file(spec, path, e))  # issue 25: with its bytes
             return
         n_results = 0
         rel_path = relative_path(path, pattern)
@@ -102,6 +109,8 @@ class _ReadFileFn(beam.DoFn):
                     else:
                         count(STAGE, "errors", result.error_type)
                         yield beam.pvalue.TaggedOutput("errors", result)
+            except RepairedTextError:  # issue 25: the wrong encoding, most likely; the run fails naming the file
+                raise
             except Exception as e:
                 # An unforeseen failure mid-file keeps what was read and dead-letters the rest with the
                 # position, rather than failing the job or retrying the file into duplicates.
@@ -236,6 +245,12 @@ class ReadSources(beam.PTransform):
             | "SumRepaired" >> beam.CombinePerKey(sum_pairs)
             | "RepairedToOne" >> beam.combiners.ToList()
             | "RepairedSection" >> beam.Map(_repaired_section),
+            # issue 25: what the dead letters lost, in records (a whole file's estimate) and bytes
+            read.errors
+            | "LostRows" >> beam.Map(lost_row)
+            | "SumLost" >> beam.CombinePerKey(sum_triples)
+            | "LostToOne" >> beam.combiners.ToList()
+            | "LostSection" >> beam.Map(lost_input_section),
         ]
         if any(s.format in ("warc", "wet") for s in self._sources):
             # one small section: {source: {reason: n}} of WARC records that are not documents by design
