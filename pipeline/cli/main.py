@@ -71,26 +71,70 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     if not args.debug:
         # a worker's UserError is logged by Beam with its traceback before it reaches us; the one line is ours
         quiet_user_error_logs()
+    interrupted = _watch_interrupts()
     try:
         progress = None if args.quiet else progress_display(beam_args, sys.stderr)
         result = run_job(loaded, beam_args, args.output, progress=progress, resume=args.resume,
                          overwrite=args.overwrite)
-    except KeyboardInterrupt:
-        # run_job has removed the temporary files and released the output folder's lock on the way out
-        again = ("run the same command again to resume: the finished curation is reused" if args.resume else
-                 "run the same command again to start over (a run with --resume keeps its finished curation)")
-        print(f"pilewright: interrupted: the run stopped and its temporary files were removed; {again}",
-              file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except UserError as e:
-        if args.debug:
-            raise
-        return _error(_user_fixable(e) or str(e))
-    except Exception as e:
-        msg = _user_fixable(e) or output_fault_message(e, output_dir(loaded, args.output))
-        if msg and not args.debug:
-            return _error(msg)
+    except BaseException as e:
+        # Beam re-raises an interrupt that lands inside a running step as a RuntimeError naming it: the
+        # flag, not only the exception's type, says the user stopped the run
+        if isinstance(e, KeyboardInterrupt) or interrupted():
+            # run_job has removed the temporary files and released the output folder's lock on the way out
+            again = ("run the same command again to resume: the finished units are reused" if args.resume else
+                     "run the same command again to start over (a run with --resume keeps its finished units)")
+            print(f"pilewright: interrupted: the run stopped and its temporary files were removed; {again}",
+                  file=sys.stderr)
+            return EXIT_INTERRUPTED
+        if isinstance(e, UserError):
+            if args.debug:
+                raise
+            return _error(_user_fixable(e) or str(e))
+        if isinstance(e, Exception):
+            msg = _user_fixable(e) or output_fault_message(e, output_dir(loaded, args.output))
+            if msg and not args.debug:
+                return _error(msg)
         raise
+    finally:
+        interrupted.restore()
+    return _finish_run(args, loaded, result)
+
+
+class _Interrupts:
+    """Records a Ctrl-C (SIGINT) and raises KeyboardInterrupt as Python would."""
+
+    def __init__(self):
+        import signal
+
+        self._seen = False
+        self._signal = signal
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        except ValueError:  # not the main thread: leave Python's own handling
+            self._previous = None
+
+    def _handle(self, signum, frame):
+        import logging
+
+        self._seen = True
+        # what fails from here on fails because the user stopped it: Beam's error logs (with tracebacks)
+        # would bury the one line that says so
+        logging.disable(logging.CRITICAL)
+        raise KeyboardInterrupt
+
+    def __call__(self) -> bool:
+        return self._seen
+
+    def restore(self) -> None:
+        if self._previous is not None:
+            self._signal.signal(self._signal.SIGINT, self._previous)
+
+
+def _watch_interrupts() -> _Interrupts:
+    return _Interrupts()
+
+
+def _finish_run(args, loaded, result) -> int:
     if not result.manifest and not result.audit:  # --dry_run: the runner built and validated the job
         if not args.quiet:
             print(f"pilewright: dry run: the job for {result.out_dir} was built and validated; nothing ran")
@@ -130,8 +174,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="write into an output folder that is not empty and not a pilewright output (or the home or "
                           "working folder); pilewright's own outputs there are replaced")
     run.add_argument("--resume", action="store_true",
-                     help="run in two phases and reuse the finished curation of an interrupted --resume run of the "
-                          "same config and inputs (README 'Resuming')")
+                     help="keep the working folder and reuse the finished units of an interrupted --resume run of "
+                          "the same config and inputs (README 'Resuming')")
     run.set_defaults(func=cmd_run)
     add_plan_parser(sub)
     add_audit_parser(sub)
