@@ -135,6 +135,8 @@ def _watch_interrupts() -> _Interrupts:
 
 
 def _finish_run(args, loaded, result) -> int:
+    from pilewright.pipeline.job.policy import EXIT_POLICY, breaches, warnings
+
     if not result.manifest and not result.audit:  # --dry_run: the runner built and validated the job
         if not args.quiet:
             print(f"pilewright: dry run: the job for {result.out_dir} was built and validated; nothing ran")

@@ -21,7 +21,7 @@ from pilewright.pipeline.job.manifest import WriteManifest, source_profiles_sect
 from pilewright.pipeline.job.options import pipeline_options
 from pilewright.pipeline.job.executor import unit_args
 from pilewright.pipeline.job.output_guard import claim_output
-from pilewright.pipeline.job.phase_runner import run_phases
+from pilewright.pipeline.job.phase_runner import peak_rss_mb, run_phases
 from pilewright.pipeline.job.options import beam_args_with_defaults, local_cores, runner_kind
 from pilewright.pipeline.job.phases import plan_phases, read_units, unit_stage_order
 from pilewright.pipeline.job.resume import remove_work
@@ -356,7 +356,8 @@ def _run_job(
         stage_secs[stage] = round(stage_secs.get(stage, 0.0) + sec, 3)
     facts = {"units": done.units, "curate_units": len(plan.units), "processes": plan.processes,
              "unit_bytes": plan.unit_bytes, "phase_seconds": {**done.seconds,
-                                                               "final": round(time.monotonic() - final_started, 3)}}
+                                                               "final": round(time.monotonic() - final_started, 3)},
+             "peak_mb": {**done.peak_mb, "final": peak_rss_mb()}}
     resume_facts = {"config_sha256": loaded.sha256, "reused_units": done.reused} if resume else None
     run_facts = RunFacts(seconds=round(seconds, 3), beam_args=list(beam_args),
                          stage_seconds=dict(sorted(stage_secs.items())), telemetry=tel, resume=resume_facts,

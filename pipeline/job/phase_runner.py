@@ -37,6 +37,8 @@ class PhasesDone:
     reused: int = 0
     units: int = 0
     seconds: dict = field(default_factory=dict)  # phase name -> wall seconds
+    # phase name -> peak resident MB so far of this process and of its largest unit process (Linux)
+    peak_mb: dict = field(default_factory=dict)
     stage_seconds: dict = field(default_factory=dict)
 
 
@@ -82,7 +84,20 @@ def run_phases(cfg: RunConfig, config_sha256: str, out: str, plan: Plan, beam_ar
                                     local, dry_run, resume, done, progress_dir, on_unit)
         done.earlier.append(infos)
         done.seconds[phase.name] = round(time.monotonic() - started, 3)
+        done.peak_mb[phase.name] = peak_rss_mb()
     return done
+
+
+def peak_rss_mb() -> dict:
+    """{"launcher": MB, "unit_process": MB}: the peak resident memory so far of this process and of the
+    largest of its finished child processes (what ``getrusage`` knows; {} where it is not available)."""
+    try:
+        import resource
+    except ImportError:  # not on Unix
+        return {}
+    to_mb = 1 / 1024  # Linux reports kilobytes
+    return {"launcher": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * to_mb),
+            "unit_process": round(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * to_mb)}
 
 
 def _reusable(out: str, unit: Unit, phase: Phase, fp: str, resume: bool, dry_run: bool) -> Optional[dict]:
