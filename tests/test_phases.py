@@ -264,3 +264,26 @@ def test_no_side_input_or_group_grows_with_the_number_of_documents(tmp_path, mon
     assert all(large[k] <= shards * CELLS_PER_SHARD for k in by_cells)
     grown = {k: (small[k], large[k]) for k in small if k not in by_cells and large[k] > max(1.5 * small[k], 50)}
     assert not grown, f"grows with the corpus (N, 4N): {grown}"
+
+
+def test_a_full_disk_under_the_working_folder_is_one_line_and_exit_2(tmp_path):
+    """The units' files fill a 3 MB filesystem: one line, exit 2, the working folder gone."""
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    mnt = tmp_path / "tiny"
+    mnt.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", str(mnt)], capture_output=True)
+    if mounted.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here (needs root): " + mounted.stderr.decode().strip()[:100])
+    try:
+        proc = subprocess.run([sys.executable, "-m", "pilewright.pipeline.cli.main", "run", "--output",
+                               str(mnt / "out"), "--quiet"], cwd=REPO, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 2, proc.stderr
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "the disk is full" in lines[0], proc.stderr
+        assert not (mnt / "out" / ".work").exists()
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

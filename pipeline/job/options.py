@@ -205,9 +205,15 @@ class _UserErrorLogFilter(logging.Filter):
 
         if record.levelno < logging.ERROR:
             return True
+        from pilewright.pipeline.job.outputs import OUTPUT_FAULTS
+
         text = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             text += f" {type(record.exc_info[1]).__name__}: {record.exc_info[1]}"
+        # a full disk or a read-only folder: the CLI says it in one line (an error it cannot name still
+        # ends in its traceback there)
+        if any(needle in text for needle, _fix in OUTPUT_FAULTS):
+            return False
         return not any(f"{cls.__name__}" in text for cls in user_error_classes()) and not _is_user_error(record)
 
 
