@@ -18,6 +18,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pilewright.pipeline.job.phases import Phase, build_unit, plan_phases, remove_path, unit_scratch
+from pilewright.pipeline.job.options import quiet_beam_noise
 from pilewright.pipeline.job.stage_timing import stage_seconds
 from pilewright.pipeline.job.units import Unit
 from pilewright.schemas.config import RunConfig
@@ -63,6 +64,7 @@ class UnitDone:
 def run_unit(task: UnitTask) -> UnitDone:
     """One unit's curate pipeline, to completion (in the calling process)."""
     started = time.monotonic()
+    quiet_beam_noise()  # a spawned unit process has none of the launcher's logging set-up
     p = beam.Pipeline(options=PipelineOptions(list(task.beam_args)))
     phase = task.phase if task.phase is not None else plan_phases(task.cfg)[0][0]
     build_unit(p, task.cfg, task.out_dir, phase, task.unit, task.fingerprint, progress_dir=task.progress_dir)
