@@ -50,6 +50,8 @@ def _drop_disabled_unbuilt(data: object, unbuilt: frozenset[str], where: str) ->
 class RunSection(Frozen):
     output: str = "out/pilewright"
     seed: int = 1234
+    # OUT/signals: every document's decision and the values the stages computed (`pilewright explain`)
+    signals: bool = True
 
 
 class SourceConfig(Frozen):

@@ -17,6 +17,10 @@ AUDIT_DIR = "audit"
 AUDIT = "audit/audit.json"
 RUN = "audit/run.json"
 REPORT = "audit/report.html"
+# per document: the final decision and the values the stages computed (``pipeline.job.signals``; run.signals)
+SIGNALS = "signals"
+# `pilewright diff OUT_A OUT_B` writes its page beside OUT_B's report
+DIFF_REPORT = "audit/diff.html"
 
 # a run's working folder: spill files (SPILL, transforms.spill; removed when each job ends, about the size
 # of the curated text) and the completed first phase of `run --resume` (pipeline.job.resume; kept until
@@ -26,4 +30,4 @@ SPILL = ".work/spill"
 
 # what a run owns under OUT; removed before a new run so no stale shard survives (nothing else is touched)
 # (WORK is not here: --resume must find it; run_job removes it when a run does not resume)
-MANAGED = (TOKENS, DOCUMENTS, REJECTED, DEAD_LETTER, AUDIT_DIR, TOKENIZER, MANIFEST)
+MANAGED = (TOKENS, DOCUMENTS, REJECTED, DEAD_LETTER, AUDIT_DIR, TOKENIZER, MANIFEST, SIGNALS)

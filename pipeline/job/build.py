@@ -29,6 +29,8 @@ from pilewright.pipeline.job.resume import (
     write_marker,
 )
 from pilewright.pipeline.job.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
+from pilewright.pipeline.job.signals import WriteSignals
+from pilewright.pipeline.job.fingerprint import inputs_section
 from pilewright.pipeline.audit.progress import SHARDS_KEY, CountFn, ProgressView, ProgressWatch
 from pilewright.pipeline.audit.report import write_report
 from pilewright.pipeline.audit.summary import load_run_files
@@ -162,6 +164,8 @@ def build_pipeline(
         rejected = (carried.rejected, rejected) | "WithCarriedRejected" >> beam.Flatten()
         errors = (carried.errors, errors) | "WithCarriedErrors" >> beam.Flatten()
     rejected | "WriteRejected" >> WriteRejected(out_dir)
+    if cfg.run.signals:  # issue 28: OUT/signals (pipeline.job.signals), from the kept and the rejected
+        (tokenized.annotated, rejected) | "WriteSignals" >> WriteSignals(out_dir)
     errors | "WriteDeadLetters" >> WriteDeadLetters(out_dir)
 
     # samples are taken after redaction: the audit must not leak what OUT/rejected does not hold
@@ -349,4 +353,6 @@ def run_job(
 
 def _manifest_sections(cfg) -> dict:
     section = source_profiles_section(cfg)
-    return {"source_profiles": section} if section is not None else {}
+    sections = {"source_profiles": section} if section is not None else {}
+    sections["inputs"] = inputs_section(cfg)  # issue 28: the input fingerprint `pilewright diff` checks
+    return sections

@@ -146,6 +146,10 @@ def document_from_row(row: dict) -> Document:
 
 
 def rejected_from_row(row: dict) -> RejectedDocument:
+    row = dict(row)
+    for key in ("signals", "notes"):  # issue 28: the signal maps, read back as (key, value) pairs
+        if row.get(key) is not None:
+            row[key] = dict(row[key])
     return RejectedDocument(**{f: row.get(f) for f in RejectedDocument._fields})
 
 
