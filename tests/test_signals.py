@@ -97,3 +97,35 @@ def test_pii_redacts_the_evidence_notes_of_rejected_records():
         assert_that(out | beam.Map(lambda r: (email in json.dumps(dict(r.notes)), "EMAIL_ADDRESS" in
                                               dict(r.notes)["url_filter:url"], email in r.snippet)),
                     equal_to([(False, True, False)]))
+
+
+def test_signals_switch_changes_no_shard_and_explain_rebuilds_the_same_rows_without_the_table(tmp_path):
+    import shutil
+
+    import yaml
+
+    from conftest import sample_texts
+    from pilewright.pipeline.audit.runfiles import Run
+    from pilewright.pipeline.job.build import run_job
+    from pilewright.pipeline.job.config import load_config
+
+    data = tmp_path / "in.jsonl"
+    data.write_text("".join(json.dumps({"id": r["id"], "text": r["text"]}) + "\n" for r in sample_texts(10)))
+    outs = {}
+    for signals in (True, False):
+        cfg = tmp_path / f"c-{signals}.yaml"
+        cfg.write_text(yaml.safe_dump({
+            "run": {"signals": signals}, "sources": [{"name": "s", "paths": [str(data)], "format": "jsonl"}],
+            "stages": {"langid": {}, "quality": {}}, "tokenizer": {"train": {"vocab_size": 400}}}))
+        outs[signals] = Path(run_job(load_config(str(cfg)), [], str(tmp_path / f"out-{signals}")).out_dir)
+    on, off = outs[True], outs[False]
+    assert (on / "signals").is_dir() and not (off / "signals").exists()
+    m_on, m_off = (json.loads((o / "manifest.json").read_text()) for o in (on, off))
+    assert [s["sha256"] for s in m_on["shards"]] == [s["sha256"] for s in m_off["shards"]]
+    table = Run(str(on)).rows
+    assert {r.fate for r in table.values()} == {"kept", "rejected"}
+    assert Run(str(off)).rows == table
+    bare = tmp_path / "bare"
+    shutil.copytree(on, bare)
+    shutil.rmtree(bare / "signals")
+    assert Run(str(bare)).rows == table
