@@ -256,11 +256,12 @@ class Explanation:
 def explain(run: Run, ids: Iterable[str]) -> list[Explanation]:
     ids = list(ids)
     cfg = run.config
-    shards = run.shard_rows([i for i in ids if i in run.rows and run.rows[i].fate == "kept"])
+    rows = run.rows_of(ids)
+    shards = run.shard_rows([i for i in ids if i in rows and rows[i].fate == "kept"])
     excerpts = run.excerpts(ids)
     out = []
     for doc_id in ids:
-        row = run.rows.get(doc_id)
+        row = rows.get(doc_id)
         dead = run.dead_letters_by_id.get(doc_id)
         if row is None and dead is None:
             out.append(Explanation(doc_id, False, fate="unknown"))

@@ -103,6 +103,21 @@ class Run:
                 out[r["id"]] = rejected_row(RejectedDocument(**{f: r.get(f) for f in RejectedDocument._fields}))
         return out
 
+    def rows_of(self, ids: Iterable[str]) -> dict[str, SignalRow]:
+        """The rows of ``ids`` only: read with a filter from OUT/signals (no full load for a few ids)."""
+        wanted = sorted(set(ids))
+        if "rows" in self.__dict__ or not self.has_signals_table or not wanted:
+            return {i: self.rows[i] for i in wanted if i in self.rows}
+        out: dict[str, SignalRow] = {}
+        for path in _files(self.out, layout.SIGNALS, ".parquet"):
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                table = pq.read_table(f, filters=[("id", "in", wanted)])
+            for r in table.to_pylist():
+                row = SignalRow(**_maps(r, ("signals", "notes")))
+                if row.stage != MIX:
+                    out[row.id] = row
+        return out
+
     @functools.cached_property
     def _rejected(self) -> list[dict]:
         return [_maps(r, ("signals", "notes")) for r in _read_parquet(_files(self.out, layout.REJECTED, ".parquet"))]
@@ -142,20 +157,23 @@ class Run:
 
     def excerpts(self, ids: Iterable[str], n: int = EXCERPT_CHARS) -> dict[str, str]:
         """id -> the start of its text: the curated text for a kept document, the (redacted) snippet of a
-        dropped one."""
-        wanted = set(ids)
+        dropped one. Reads only the rows of ``ids``."""
+        wanted = sorted(set(ids))
         out: dict[str, str] = {}
-        for r in self._rejected:
-            if r["id"] in wanted and r["stage"] != MIX:
-                out[r["id"]] = r["snippet"] or ""
-        left = wanted - set(out)
-        if left:
-            for path in _files(self.out, layout.DOCUMENTS, ".parquet"):
-                with FileSystems.open(path, compression_type="uncompressed") as f:
-                    table = pq.read_table(f, columns=["id", "text"])
-                for doc_id, text in zip(table.column("id").to_pylist(), table.column("text").to_pylist()):
-                    if doc_id in left:
-                        out[doc_id] = (text or "")[:n]
+        if not wanted:
+            return out
+        for path in _files(self.out, layout.REJECTED, ".parquet"):
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                table = pq.read_table(f, columns=["id", "stage", "snippet"], filters=[("id", "in", wanted)])
+            for r in table.to_pylist():
+                if r["stage"] != MIX:
+                    out[r["id"]] = r["snippet"] or ""
+        left = sorted(set(wanted) - set(out))
+        for path in (_files(self.out, layout.DOCUMENTS, ".parquet") if left else []):
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                table = pq.read_table(f, columns=["id", "text"], filters=[("id", "in", left)])
+            for r in table.to_pylist():
+                out[r["id"]] = (r["text"] or "")[:n]
         return out
 
 
