@@ -165,7 +165,7 @@ def build_pipeline(
         errors = (carried.errors, errors) | "WithCarriedErrors" >> beam.Flatten()
     rejected | "WriteRejected" >> WriteRejected(out_dir)
     if cfg.run.signals:  # issue 28: OUT/signals (pipeline.job.signals), from the kept and the rejected
-        (tokenized.annotated, rejected) | "WriteSignals" >> WriteSignals(out_dir)
+        (tokenized.annotated, rejected) | steps.SIGNALS >> WriteSignals(out_dir)
     errors | "WriteDeadLetters" >> WriteDeadLetters(out_dir)
 
     # samples are taken after redaction: the audit must not leak what OUT/rejected does not hold

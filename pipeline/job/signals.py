@@ -39,14 +39,17 @@ class WriteSignals(beam.PTransform):
 
     def expand(self, pcolls):
         kept, rejected = pcolls
-        rows = (
-            kept | "KeptRows" >> beam.Map(kept_row),
-            rejected
-            | "CurationOnly" >> beam.Filter(lambda r: r.stage not in AFTER_CURATION)
-            | "RejectedRows" >> beam.Map(rejected_row),
-        ) | "AllRows" >> beam.Flatten()
+        # one step per input before the sink: every step costs the runner a call per element
         return (
-            rows
-            | "Rows" >> beam.Map(signal_parquet_row)
+            (
+                kept | "KeptRows" >> beam.Map(lambda doc: signal_parquet_row(kept_row(doc))),
+                rejected | "RejectedRows" >> beam.FlatMap(_rejected_rows),
+            )
+            | "AllRows" >> beam.Flatten()
             | "Parquet" >> beam.io.WriteToParquet(self._prefix, SIGNALS_SCHEMA, file_name_suffix=".parquet")
         )
+
+
+def _rejected_rows(rec) -> list[dict]:
+    """The row of a curation stage's drop; none for the mix's cuts (sampling, kept in OUT/rejected)."""
+    return [] if rec.stage in AFTER_CURATION else [signal_parquet_row(rejected_row(rec))]
