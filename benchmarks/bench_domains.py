@@ -18,8 +18,11 @@ normalize -> langid -> quality with the same pure functions the Beam stages call
    (lingua's test sentences, 8 per document), and tables without prose (the table blocks of the SEC
    filings, their prose lines removed). Share dropped by each profile, per kind and overall (goal >= 90%).
 3. `web` vs today on a Wikipedia sample: share of identical decisions (goal 100%).
-4. Language ID on lingua's test sentences, whole text vs ``over: prose_lines`` (goal: no lower), and the
-   filings dropped as ``langid:low_score`` under each.
+1b. The SEC filings by kind (labelled in ``FILINGS_NOT_PROSE``): share of the prose filings the `filings`
+   profile keeps (goal >= 95%) and share of the forms and data it drops as ``filings:not_prose`` (goal
+   >= 90%), each XML form also as its visible text.
+4. Language ID on lingua's test sentences: lid.176 alone, with lingua where lid.176 is unsure (the
+   default), and over ``prose_lines``; the filings dropped as ``langid:low_score`` under `web` and `filings`.
 
 Deterministic (seeded shuffles, documents chosen by a keyed hash); no timing figures.
 """
@@ -105,6 +108,13 @@ class Curator:
         if path not in Curator._models:
             Curator._models[path] = load_fasttext(local_model_path(path))
         self.model = Curator._models[path]
+        self.second = None
+        if blocks["langid"].second_detector == "lingua":
+            from pilewright.transforms.langid.stage import SecondDetector
+
+            if "lingua" not in Curator._models:
+                Curator._models["lingua"] = SecondDetector()
+            self.second = Curator._models["lingua"]
         self.rules = RuleScorer(blocks["quality"])
 
     def decide(self, texts: list[str]) -> list[Optional[str]]:
@@ -114,11 +124,15 @@ class Curator:
         out: list[Optional[str]] = [None] * len(texts)
         todo, langs = [], []
         for i, text in enumerate(texts):
+            early = self.normalize.reject_reason(text)
+            if early:
+                out[i] = f"normalize:{early}"
+                continue
             text = self.normalize(text)
             if not text:
                 out[i] = "normalize:empty"
                 continue
-            lang, score = identify(self.model, text, self.blocks["langid"])
+            lang, score = identify(self.model, text, self.blocks["langid"], self.second)
             reason = langid_reason(lang, score, self.blocks["langid"])
             if reason:
                 out[i] = f"langid:{reason}"
@@ -131,6 +145,41 @@ class Curator:
             for (i, _), s in zip(chunk, scores):
                 out[i] = s.reason and f"quality:{s.reason}"
         return out
+
+
+# --- filings: prose or forms and data ---------------------------------------------------------------------
+
+# The SEC filings that are forms and data rather than prose, labelled by reading them (every other filing
+# of the file is a report, prospectus, proxy or current report a reader reads).
+FILINGS_NOT_PROSE = {
+    "sec-sgml_0001127602-25-001055.txt": "Form 4 as XML",
+    "sec-sgml_0001398344-24-000491.nc.txt": "Form D as XML",
+    "sec-sgml_header_with_double_newlines.txt": "SGML header alone",
+    "sec-sgml_0001094891-00-000193.txt": "Form 4 as a text table (2000)",
+    "sec-sgml_0000950129-95-001652.txt": "Form 24F-2, a fill-in notice (1995)",
+    "sec-troweprice.DEF14A.html": "EDGAR filing-index page of a DEF 14A",
+}
+
+
+def visible_text(markup: str) -> str:
+    """An XML document as a text extractor shows it: the text between tags, one value a line."""
+    text = html_lib.unescape(re.sub(r"<[^>]+>", "\n", markup))
+    return "\n".join(line.strip() for line in text.splitlines() if line.strip())
+
+
+def filings_labelled() -> tuple[list[tuple[str, str]], list[tuple[str, str, str]]]:
+    """(id, text) of the prose filings; (id, what, text) of the forms and data, with each XML form also
+    as its extracted visible text (how a held-out set extracted to text shows it)."""
+    prose, forms = [], []
+    for r in read_jsonl(FINANCE["sec_filings"][0][0]):
+        what = FILINGS_NOT_PROSE.get(r["id"])
+        if what is None:
+            prose.append((r["id"], r["text"]))
+            continue
+        forms.append((r["id"], what, r["text"]))
+        if "XML" in what:
+            forms.append((r["id"] + " (visible text)", what + ", extracted to text", visible_text(r["text"])))
+    return prose, forms
 
 
 # --- the junk set -----------------------------------------------------------------------------------------
@@ -272,16 +321,21 @@ def _top(reasons: Iterable[Optional[str]], k: int = 3) -> str:
     return ", ".join(f"{r} {n}" for r, n in c.most_common(k)) or "-"
 
 
-def langid_accuracy() -> tuple[int, float, float]:
+def langid_accuracy() -> tuple[int, float, float, float]:
+    """Sentences, and accuracy of lid.176 alone, lid.176 + lingua, and lid.176 + lingua over prose lines."""
     from pilewright.schemas.stages.quality import LangIdConfig
-    from pilewright.transforms.langid.stage import identify
+    from pilewright.transforms.fasttext_models import DEFAULT_LANGID_MODEL
+    from pilewright.transforms.langid.stage import SecondDetector, identify
 
     rows = [r for r in read_jsonl("langid/lingua_testdata_sample.jsonl.gz") if r.get("granularity") == "sentences"]
-    model = Curator._models[next(iter(Curator._models))]
+    model = Curator._models[DEFAULT_LANGID_MODEL]
+    second = Curator._models.get("lingua") or SecondDetector()
     code = {"nb": "no"}
-    before = sum(identify(model, r["text"], LangIdConfig())[0] == code.get(r["lang"], r["lang"]) for r in rows)
-    after = sum(identify(model, r["text"], LangIdConfig(over="prose_lines"))[0] == code.get(r["lang"], r["lang"]) for r in rows)
-    return len(rows), before / len(rows), after / len(rows)
+
+    def acc(cfg: LangIdConfig, det) -> float:
+        return sum(identify(model, r["text"], cfg, det)[0] == code.get(r["lang"], r["lang"]) for r in rows) / len(rows)
+
+    return len(rows), acc(LangIdConfig(), None), acc(LangIdConfig(), second), acc(LangIdConfig(over="prose_lines"), second)
 
 
 def main() -> int:
@@ -324,6 +378,20 @@ def main() -> int:
                 if reason:
                     print(f"{'':15s}   dropped {r.get('id', '?')[:48]:48s} {reason}")
 
+    print("\n1b. SEC filings by kind under `filings` (goals: prose kept >= 95%, forms and data dropped as "
+          "filings:not_prose >= 90%)")
+    prose, forms = filings_labelled()
+    got = curators["filings"].decide([t for _, t in prose])
+    kept = sum(r is None for r in got)
+    print(f"prose filings kept: {kept} of {len(prose)} ({_pct(kept, len(prose)).strip()})"
+          f"{'; dropped: ' + _top(got, 5) if kept < len(prose) else ''}")
+    got = curators["filings"].decide([t for _, _, t in forms])
+    np_ = sum(r == "normalize:filings:not_prose" for r in got)
+    print(f"forms and data dropped as filings:not_prose: {np_} of {len(forms)} ({_pct(np_, len(forms)).strip()}); "
+          f"dropped at all: {sum(r is not None for r in got)}")
+    for (doc_id, what, _), reason in zip(forms, got):
+        print(f"   {doc_id[:52]:52s} {what[:40]:40s} {reason}")
+
     print("\n2. Junk set: share dropped")
     junk = junk_set(args.junk_per_kind)
     header = f"{'kind':16s} {'docs':>5s} " + " ".join(f"{p:>12s}" for p in PROFILES)
@@ -347,9 +415,9 @@ def main() -> int:
     print(f"{len(wiki)} documents, identical decisions {same} ({_pct(same, len(wiki)).strip()}); kept {sum(x is None for x in b)}")
 
     print("\n4. Language ID")
-    n, before, after = langid_accuracy()
-    print(f"lingua sentences {n} (all 75 languages, covered by lid.176 or not): accuracy whole text {before:.4f}, "
-          f"prose_lines {after:.4f}")
+    n, alone, both, prose_lines = langid_accuracy()
+    print(f"lingua sentences {n} (all 75 languages, covered by lid.176 or not, any length): accuracy lid.176 alone "
+          f"{alone:.4f}, with lingua where lid.176 is unsure {both:.4f}, the same over prose_lines {prose_lines:.4f}")
     filings = [r["text"] for r in read_jsonl(FINANCE["sec_filings"][0][0])]
     for p in ("web", "filings"):
         low = sum(r == "langid:low_score" for r in curators[p].decide(filings))

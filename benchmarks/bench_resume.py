@@ -3,10 +3,11 @@
     python benchmarks/bench_resume.py [--config FILE]
 
 Runs, each a fresh `pilewright run` process on the same config (default: the embedded sample):
-1. a plain run (the peer: one pipeline, no checkpoint);
-2. an uninterrupted `--resume` run (two pipelines: curate, then finish), for its phase times;
-3. a `--resume` run SIGKILLed as soon as its curate phase is marked complete, then `--resume` again: the
-   resumed part's wall time (read from OUT/audit/run.json) and whether the outputs are byte-identical to 2.
+1. a plain run (the peer);
+2. an uninterrupted `--resume` run, for its phase times (OUT/audit/run.json ``phases``);
+3. a `--resume` run SIGKILLed as soon as every curate unit is marked complete (its unit.json), then
+   `--resume` again: the resumed run's wall time, the units it reused, and whether the outputs are
+   byte-identical to 1 and 2.
 Prints seconds and ratios; the machine is shared, so compare ratios within one run of this script.
 """
 from __future__ import annotations
@@ -54,26 +55,26 @@ def main() -> None:
         tmp = Path(tmp)
         plain = timed(args.config, tmp / "plain")
         full = timed(args.config, tmp / "full", "--resume")
-        phases = json.loads((tmp / "full" / "audit" / "run.json").read_text())["resume"]
+        phases = json.loads((tmp / "full" / "audit" / "run.json").read_text())["phases"]
+        curate_units = phases["curate_units"]
         killed = tmp / "killed"
         proc = subprocess.Popen(cmd(args.config, killed, "--resume"), cwd=REPO, start_new_session=True)
-        while proc.poll() is None and not (killed / ".work" / "curate.json").exists():
+        while proc.poll() is None and len(list((killed / ".work" / "curate").glob("u*/unit.json"))) < curate_units:
             time.sleep(0.02)
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait()
         resumed_wall = timed(args.config, killed, "--resume")
-        facts = json.loads((killed / "audit" / "run.json").read_text())["resume"]
+        run = json.loads((killed / "audit" / "run.json").read_text())
         same = digests(killed) == digests(tmp / "full")
-        same_plain = {k: v for k, v in digests(tmp / "plain").items() if k.split("/")[0] in ("manifest.json", "tokens", "tokenizer")} == \
-            {k: v for k, v in digests(tmp / "full").items() if k.split("/")[0] in ("manifest.json", "tokens", "tokenizer")}
+        same_plain = digests(tmp / "plain") == digests(tmp / "full")
+    seconds = ", ".join(f"{k} {v:.1f} s" for k, v in phases["phase_seconds"].items())
     print(f"plain run (peer)            : {plain:7.1f} s wall (process)")
-    print(f"--resume, uninterrupted     : {full:7.1f} s wall (process); curate {phases['curate_seconds']:.1f} s, "
-          f"finish {phases['finish_seconds']:.1f} s; {full / plain:.2f}x the plain run")
-    print(f"--resume after SIGKILL      : {resumed_wall:7.1f} s wall (process); reused phase: {facts['reused_phase']}; "
-          f"finish {facts['finish_seconds']:.1f} s; {resumed_wall / full:.2f}x the uninterrupted --resume run")
-    print(f"outputs byte-identical to the uninterrupted --resume run: {same}; "
-          f"shards/manifest/tokenizer identical to the plain run: {same_plain}")
+    print(f"--resume, uninterrupted     : {full:7.1f} s wall (process); {seconds}; {full / plain:.2f}x the plain run")
+    print(f"--resume after SIGKILL      : {resumed_wall:7.1f} s wall (process); reused units: "
+          f"{run['resume']['reused_units']} of {run['phases']['units']}; {resumed_wall / full:.2f}x the "
+          f"uninterrupted --resume run")
+    print(f"outputs byte-identical to the uninterrupted --resume run: {same}; to the plain run: {same_plain}")
 
 
 if __name__ == "__main__":

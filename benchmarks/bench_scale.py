@@ -17,8 +17,8 @@ Stages: normalize, langid, quality, decontaminate (MMLU, GSM8K, TruthfulQA, Huma
 1x input, cached), so tokenizer training is out of the picture; ``train`` trains a 8k BPE tokenizer on a
 ``--sample-docs`` sample inside the job, as users do; ``both`` runs each.
 
-Workers: ``1`` is ``--direct_running_mode=in_memory``; ``N > 1`` is ``multi_processing`` with N worker
-processes. ``--python`` runs another checkout's interpreter (a virtualenv with that checkout installed),
+Workers: ``--direct_num_workers=N``: N unit processes at once in the curate phase, each an in_memory
+pipeline (``pipeline.job.executor``); the corpus phase runs in_memory in the main process. ``--python`` runs another checkout's interpreter (a virtualenv with that checkout installed),
 so a baseline and a change are measured by the same script on the same input.
 
 Printed for every run: wall s, CPU s of the process tree, peak RSS (sum over the tree, sampled every 0.2 s),
@@ -157,17 +157,51 @@ def write_config(input_dir: Path, x: int, tokenizer: str, sample_docs: int, mode
 
 
 def beam_args(workers: int) -> list[str]:
-    if workers == 1:
-        return ["--direct_running_mode=in_memory"]
-    return ["--direct_running_mode=multi_processing", f"--direct_num_workers={workers}"]
+    # the curate phase's unit processes (pipeline.job.executor); the corpus phase runs in_memory
+    return [f"--direct_num_workers={workers}"]
+
+
+def _tree_bytes(folder: Path) -> int:
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                total += os.path.getsize(os.path.join(root, name))
+            except OSError:
+                pass
+    return total
+
+
+class _WorkDiskPeak:
+    """Samples the size of OUT/.work (the run's working state) every half second; keeps the peak."""
+
+    def __init__(self, folder: Path):
+        import threading
+
+        self.peak = 0
+        self._folder = folder
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+
+    def _loop(self):
+        while not self._stop.wait(0.5):
+            self.peak = max(self.peak, _tree_bytes(self._folder))
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
 
 
 def run_one(python: str, cfg: Path, label: str, workers: int, mb: float) -> dict:
     out = WORK / f"out-{label}"
     shutil.rmtree(out, ignore_errors=True)
     log = WORK / f"log-{label}.txt"
+    disk = _WorkDiskPeak(out / ".work")
     m = measure([python, "-m", "pilewright.pipeline.cli.main", "run", "--config", str(cfg), "--output", str(out),
                  "--quiet", *beam_args(workers)], log_path=str(log))
+    work_peak_mb = disk.stop() / 1e6
     if m.rc != 0:
         print(f"  {label}: FAILED (exit {m.rc}), see {log}", flush=True)
         return {"label": label, "ok": False}
@@ -175,10 +209,10 @@ def run_one(python: str, cfg: Path, label: str, workers: int, mb: float) -> dict
     sha = hashlib.sha256(manifest.read_bytes()).hexdigest()[:12]
     row = {"label": label, "ok": True, "wall": m.wall_s, "cpu": m.cpu_s, "rss": m.peak_rss_mb,
            "mbps": mb / m.wall_s, "load": m.load_before, "manifest": sha,
-           "tokens": json.loads(manifest.read_text())["total_tokens"]}
+           "tokens": json.loads(manifest.read_text())["total_tokens"], "work_mb": work_peak_mb}
     print(f"  {label:<22} wall {m.wall_s:7.1f}s  cpu {m.cpu_s:7.1f}s  peak RSS {m.peak_rss_mb:7.0f} MB  "
-          f"{row['mbps']:5.2f} MB/s  tokens {row['tokens']:>11,}  load-before {m.load_before or 0:4.1f}  "
-          f"manifest {sha}", flush=True)
+          f"{row['mbps']:5.2f} MB/s  .work peak {work_peak_mb:6.0f} MB ({work_peak_mb / mb:.1f} B/B of text)  "
+          f"tokens {row['tokens']:>11,}  load-before {m.load_before or 0:4.1f}  manifest {sha}", flush=True)
     shutil.rmtree(out, ignore_errors=True)
     return row
 

@@ -70,11 +70,14 @@ class RunFacts(_Model):
     telemetry: dict[str, Any]
     # `run --resume` only: fingerprint, config hash, input manifest, the reused phase, seconds per phase
     resume: Optional[dict[str, Any]] = None
+    # how the run was cut: units, unit processes at once, unit size, seconds of each phase
+    phases: Optional[dict[str, Any]] = None
 
     def dump(self) -> dict:
         doc = self.model_dump(mode="json")
-        if doc.get("resume") is None:
-            doc.pop("resume", None)
+        for key in ("resume", "phases"):
+            if doc.get(key) is None:
+                doc.pop(key, None)
         return doc
 
 

@@ -52,6 +52,14 @@ class RunSection(Frozen):
     seed: int = 1234
     # OUT/signals: every document's decision and the values the stages computed (`pilewright explain`)
     signals: bool = True
+    # How the run uses this machine, never what it writes: left out of the manifest and the config hash
+    # (``exclude``), since any value gives byte-identical outputs (pipeline.job.units).
+    # unit processes at once (default: the cores, or --direct_num_workers), lowered to fit memory_mb
+    workers: Optional[int] = Field(default=None, ge=1, exclude=True)
+    # RAM budget in MB for the unit processes together (default: half the machine's memory)
+    memory_mb: Optional[int] = Field(default=None, ge=256, exclude=True)
+    # MB of input files per unit (default: from memory_mb, at most 256, and at least 3 units a process)
+    unit_mb: Optional[float] = Field(default=None, gt=0, exclude=True)
 
 
 class SourceConfig(Frozen):

@@ -22,9 +22,10 @@ SIGNALS = "signals"
 # `pilewright diff OUT_A OUT_B` writes its page beside OUT_B's report
 DIFF_REPORT = "audit/diff.html"
 
-# a run's working folder: spill files (SPILL, transforms.spill; removed when each job ends, about the size
-# of the curated text) and the completed first phase of `run --resume` (pipeline.job.resume; kept until
-# the run finishes, removed first by a run without --resume)
+# a run's working folder: the curate phase's units (.work/curate/<unit>/, pipeline.job.phases: each unit's
+# curated documents, rejections, dead letters and audit rows; a unit's own spill files go as it finishes)
+# and the corpus phase's spill files (SPILL, transforms.spill); removed when the run ends, and first by a
+# run without --resume (pipeline.job.resume)
 WORK = ".work"
 SPILL = ".work/spill"
 

@@ -248,7 +248,10 @@ def test_dataflow_dry_run_builds_and_validates_the_sample_job(wheel, tmp_path, n
     import apache_beam as beam
 
     from pilewright.pipeline.job.build import build_pipeline
+    from pilewright.pipeline.job.phase_runner import dry_infos
+    from pilewright.pipeline.job.phases import build_corpus_phase, build_unit, plan_phases
     from pilewright.pipeline.job.remote import for_remote_workers
+    from pilewright.pipeline.job.units import Unit
 
     bucket = "gs://pilewright-dry-run"
     args = [
@@ -256,8 +259,21 @@ def test_dataflow_dry_run_builds_and_validates_the_sample_job(wheel, tmp_path, n
         f"--temp_location={bucket}/tmp", "--max_num_workers=4", f"--extra_package={wheel}",
     ]
     loaded = for_remote_workers(load_config(None))
+    # every phase is one job: curate over every file (globs expanded on the workers), then dedup over
+    # all documents, pii per unit, then the final phase over what they wrote
+    phases, _ = plan_phases(loaded.resolved)
+    assert [ph.name for ph in phases] == ["curate", "decide1", "finish2"]
+    earlier = []
+    for phase in phases:
+        job = beam.Pipeline(options=pipeline_options(args))
+        if phase.kind == "corpus":
+            build_corpus_phase(job, loaded.resolved, f"{bucket}/out", phase, earlier, "fp")
+        else:
+            build_unit(job, loaded.resolved, f"{bucket}/out", phase, Unit(0, (), whole=phase.first), "fp")
+        assert str(job.run().state) == "DONE"
+        earlier.append(dry_infos(phase))
     p = beam.Pipeline(options=pipeline_options(args))
-    build_pipeline(p, loaded, f"{bucket}/out")
+    build_pipeline(p, loaded, f"{bucket}/out", earlier)
     result = p.run()
     assert str(result.state) == "DONE"
     job = result.job

@@ -11,7 +11,6 @@ from apache_beam.testing.util import assert_that, equal_to
 
 from pilewright.pipeline.job.fingerprint import inputs_section
 from pilewright.pipeline.job.outputs import rejected_row as rejected_parquet_row
-from pilewright.pipeline.job.resume import rejected_from_row
 from pilewright.pipeline.job.signals import WriteSignals
 from pilewright.schemas.arrow import REJECTED_SCHEMA, SIGNALS_SCHEMA
 from pilewright.schemas.config import RunConfig
@@ -43,14 +42,17 @@ def test_reject_records_the_signals_and_the_stages_short_evidence():
     assert kept_row(DOC).fate == "kept" and kept_row(DOC).n_tokens == 4
 
 
-def test_rejected_records_round_trip_through_their_parquet_row():
-    """OUT/rejected (and run --resume's phase 1 files) keep the maps: read back, they are the same record."""
+def test_rejected_records_round_trip_through_their_parquet_row_and_the_phases_files():
+    """OUT/rejected keeps the maps, and so do the per-unit files the phases carry records in."""
     import pyarrow as pa
 
+    from pilewright.transforms.spill import dumps, loads
+
     rec = reject(DOC, "quality", "gopher_quality:too_few_words")
-    table = pa.Table.from_pylist([rejected_parquet_row(rec)], schema=REJECTED_SCHEMA)
-    back = rejected_from_row(table.to_pylist()[0])
-    assert back == rec
+    row = pa.Table.from_pylist([rejected_parquet_row(rec)], schema=REJECTED_SCHEMA).to_pylist()[0]
+    row["signals"], row["notes"] = dict(row["signals"]), dict(row["notes"])
+    assert RejectedDocument(**row) == rec
+    assert RejectedDocument(*loads(dumps(rec))) == rec
 
 
 def test_write_signals_writes_one_row_per_curation_decision(tmp_path):

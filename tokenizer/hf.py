@@ -18,7 +18,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from pilewright.schemas.errors import UserError
-from pilewright.tokenizer.spm import TokenizerInfo
+from pilewright.tokenizer.spm import TokenizerInfo, ids_with_eos
 
 TOKENIZER_FILE = "tokenizer.json"
 # EOS candidates among a tokenizer's special added tokens, most specific first: GPT-2/NeoX/Qwen/OLMo,
@@ -156,13 +156,7 @@ class HFEncoder:
         self._batch = getattr(self.tok, "encode_batch_fast", self.tok.encode_batch)
 
     def _wrap(self, ids: Sequence[int]) -> np.ndarray:
-        head = 1 if self.bos_id is not None else 0
-        out = np.empty(len(ids) + head + 1, dtype=np.uint32)
-        if head:
-            out[0] = self.bos_id
-        out[head:-1] = ids
-        out[-1] = self.eos_id
-        return out
+        return ids_with_eos(ids, self.eos_id, self.bos_id)
 
     def encode(self, text: str) -> np.ndarray:
         """Token ids (uint32): [BOS] + ids of ``text`` + EOS. The model's post-processor is not applied."""

@@ -44,6 +44,10 @@ class RunContext:
 class StageSpec:
     name: str
     module: str = ""  # defaults to pilewright.transforms.<name>
+    # decides across documents (or audits across them, as decontaminate's distinct evaluation items):
+    # this stage and every one after it run in the corpus phase over all units; the stages before the
+    # first such stage run per unit of input files (``pipeline.job.phases``)
+    corpus: bool = False
 
     @property
     def module_name(self) -> str:
@@ -67,9 +71,9 @@ FLOW: tuple[StageSpec, ...] = (
     StageSpec("normalize"),
     StageSpec("langid"),
     StageSpec("quality"),
-    StageSpec("decontaminate"),
-    StageSpec("dedup"),  # after quality: fewer documents to compare
-    StageSpec("span_dedup"),  # after whole duplicates are gone
+    StageSpec("decontaminate", corpus=True),  # its audit counts distinct evaluation items corpus-wide
+    StageSpec("dedup", corpus=True),  # after quality: fewer documents to compare
+    StageSpec("span_dedup", corpus=True),  # after whole duplicates are gone
     StageSpec("pii"),  # last: redacts what the earlier stages kept
 )
 

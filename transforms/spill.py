@@ -27,6 +27,9 @@ from apache_beam.utils.windowed_value import WindowedValue
 from pilewright.schemas.layout import SPILL
 from pilewright.schemas.records import Document
 _LEN = struct.Struct("<Q")
+# a spill file is closed (and its path emitted) after this many records: what is keyed by file afterwards
+# (``DecisionsByFile``) groups at most this many documents, whatever the bundle size
+MAX_RECORDS_PER_FILE = 10_000
 
 
 def work_dir(out_dir: str, area: str) -> str:
@@ -138,26 +141,79 @@ class SpillDocumentsFn(beam.DoFn):
     """Document (or (key, Document)) -> nothing per element; at the end of each bundle, the path of the
     spill file holding the bundle's documents in order. A stage that must wait for a decision spills its
     documents this way, fused with the step that produced them, and reads them back with
-    ``iter_documents`` after the barrier: one small record per bundle crosses it instead of the text."""
+    ``iter_documents`` after the barrier: one small record per bundle crosses it instead of the text.
 
-    def __init__(self, folder: str, keyed: bool = False):
+    ``refs``: also emit, tagged ``REFS``, (key or document id, spill file path) per document, so that
+    per-document decisions can be joined to the files by key (``DecisionsByFile``)."""
+
+    REFS = "refs"
+
+    def __init__(self, folder: str, keyed: bool = False, refs: bool = False):
         super().__init__()
         self._folder = folder
         self._keyed = keyed
+        self._refs = refs
         self._writer: Optional[SpillWriter] = None
 
     def start_bundle(self):
         self._writer = SpillWriter(self._folder)
+        self._n = 0
 
     def process(self, item):
         doc = item[1] if self._keyed else item
-        self._writer.write(dumps(tuple(doc)))
-        return ()
+        path, _offset, _length = self._writer.write(dumps(tuple(doc)))
+        if self._refs:
+            yield beam.pvalue.TaggedOutput(self.REFS, (item[0] if self._keyed else doc.id, path))
+        self._n += 1
+        if self._n >= MAX_RECORDS_PER_FILE:
+            self._n = 0
+            yield self._writer.close()
 
     def finish_bundle(self):
         path = self._writer.close()
         if path is not None:
             yield WindowedValue(path, MIN_TIMESTAMP, [GlobalWindow()])
+
+
+def _to_file(item):
+    doc_id, joined = item
+    paths, values = list(joined["ref"]), list(joined["dec"])
+    if paths and values:
+        yield paths[0], (doc_id, values[0])
+
+
+def _file_decisions(item):
+    path, joined = item
+    if list(joined["file"]):
+        yield path, [tuple(v) for v in joined["dec"]]
+
+
+class DecisionsByFile(beam.PTransform):
+    """(id, decision) -> (spill file path, [(id, decision), ...]) for every spill file, [] for a file none
+    of whose documents has a decision.
+
+    A join by key, not a side input: on a cluster every worker holds a side input whole, and the decisions
+    of a deduplicated web crawl cover a large share of its documents. Two compact shuffles: one (id, path)
+    reference per document with the decisions, then each file's decisions with the file. A group holds one
+    id's reference and decision, or one file's decisions (at most a bundle's documents).
+    """
+
+    def __init__(self, files: beam.PCollection, refs: beam.PCollection):
+        super().__init__()
+        self._files = files
+        self._refs = refs
+
+    def expand(self, decisions):
+        by_file = (
+            {"ref": self._refs, "dec": decisions}
+            | "ById" >> beam.CoGroupByKey()
+            | "ToFile" >> beam.FlatMap(_to_file)
+        )
+        return (
+            {"file": self._files | "FileKeys" >> beam.Map(lambda path: (path, None)), "dec": by_file}
+            | "ByFile" >> beam.CoGroupByKey()
+            | "PerFile" >> beam.FlatMap(_file_decisions)
+        )
 
 
 def iter_documents(path: str) -> Iterator[Document]:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from typing import Iterable, Sequence
+from typing import Iterable, Optional, Sequence
 
 import apache_beam as beam
 
@@ -225,10 +225,10 @@ class CuratedProfile(beam.PTransform):
     Cost: one combine over a few rows per document; a Top-K of ``QUALITY_SAMPLE_DOCS`` small tuples.
     """
 
-    def __init__(self, seed: int, sample_docs: int = QUALITY_SAMPLE_DOCS):
+    def __init__(self, seed: int, sample_docs: Optional[int] = None):
         super().__init__()
         self._seed = seed
-        self._n = sample_docs
+        self._n = sample_docs if sample_docs is not None else QUALITY_SAMPLE_DOCS
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
         seed = self._seed

@@ -370,6 +370,10 @@ class ProgressWatch:
         self._thread = threading.Thread(target=self._loop, name="pilewright-progress", daemon=True)
         self._thread.start()
 
+    def set_order(self, stage_order: Sequence[str]) -> None:
+        """The stages to show, once more are known (a phased run learns its later stages' names late)."""
+        self._order = list(stage_order)
+
     def poll(self, finished: bool = False) -> ProgressView:
         now = time.monotonic()
         snap = read_channel(self.dir)

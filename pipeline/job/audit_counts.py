@@ -47,11 +47,13 @@ def _row_key(element, stage: str, outcome: str) -> tuple[RowKey, tuple[int, int,
 
 
 
-def stage_counts(stage: str, result: StageResult, progress_dir: Optional[str] = None) -> beam.PCollection:
+def stage_counts(stage: str, result: StageResult, progress_dir: Optional[str] = None,
+                 report_done: bool = True) -> beam.PCollection:
     """PCollection of (key, (docs, chars, tokens)) rows for one stage, already combined.
 
     With ``progress_dir`` the same per-element step also counts documents on the progress channel, and the
-    stage reports itself done (with its totals) once its rows are combined.
+    stage reports itself done (with its totals) once its rows are combined, unless ``report_done`` is
+    False (one unit of a phased run: the launcher reports the stage done when every unit has finished).
     """
     parts = []
     for outcome, pc in (("kept", result.main), ("rejected", result.rejected), ("errors", result.errors)):
@@ -61,9 +63,20 @@ def stage_counts(stage: str, result: StageResult, progress_dir: Optional[str] = 
             keyed = beam.ParDo(CountingMapFn(_row_key, progress_dir, stage, stage=stage, outcome=outcome))
         parts.append(pc | f"Audit{stage}{outcome}" >> keyed)
     sums = parts | f"Audit{stage}Flatten" >> beam.Flatten() | f"Audit{stage}Sum" >> beam.CombinePerKey(sum_triples)
-    if progress_dir is not None:
+    if progress_dir is not None and report_done:
         sums | f"Progress{stage}" >> ReportStageDone(progress_dir, stage, _docs_and_kept)
     return sums
+
+
+def stage_totals(rows, stage: str) -> tuple[int, int]:
+    """(documents in, documents kept) of ``stage`` from combined audit rows."""
+    total = kept = 0
+    for key, value in rows:
+        if key[0] == stage:
+            n, k = _docs_and_kept((key, value))
+            total += n
+            kept += k
+    return total, kept
 
 
 def _docs_and_kept(row: tuple[RowKey, tuple[int, int, int]]) -> tuple[int, int]:
@@ -169,7 +182,7 @@ class WriteAudit(beam.PTransform):
         self._path = path
         self._extra = extra
         self._progress_dir = progress_dir
-        # `run --resume`: the rows of stages an earlier pipeline counted (pipeline.job.resume.Carried)
+        # the rows of the stages the curate phase counted (pipeline.job.phases.Carried)
         self._carried = carried
 
     def expand(self, pbegin) -> beam.PCollection:

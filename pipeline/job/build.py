@@ -12,26 +12,23 @@ import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 from apache_beam.metrics.metric import MetricsFilter
 
-from pilewright.pipeline.job.audit_counts import WriteAudit
+from pilewright.pipeline.job.audit_counts import WriteAudit, stage_totals
 from pilewright.pipeline.audit.profile import CuratedProfile, DroppedSamples
 from pilewright.pipeline.job.config import LoadedConfig, check_inputs_exist
 from pilewright.pipeline.job.remote import prepare_for_runner
 from pilewright.pipeline.job.manifest import WriteManifest, source_profiles_section
 from pilewright.pipeline.job.options import pipeline_options
-from pilewright.pipeline.job.resume import (
-    Checkpoint,
-    fingerprint,
-    input_manifest,
-    read_checkpoint,
-    remove_work,
-    usable_checkpoint,
-    write_curated,
-    write_marker,
-)
+from pilewright.pipeline.job.executor import unit_args
+from pilewright.pipeline.job.phase_runner import run_phases
+from pilewright.pipeline.job.options import beam_args_with_defaults, local_cores, runner_kind
+from pilewright.pipeline.job.phases import plan_phases, read_units, unit_stage_order
+from pilewright.pipeline.job.resume import remove_work
+from pilewright.pipeline.job.units import Plan, Unit, list_inputs, plan_units
 from pilewright.pipeline.job.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
 from pilewright.pipeline.job.signals import WriteSignals
 from pilewright.pipeline.job.fingerprint import inputs_section
 from pilewright.pipeline.audit.progress import SHARDS_KEY, CountFn, ProgressView, ProgressWatch
+from pilewright.pipeline.audit.progress import reporter as progress_reporter
 from pilewright.pipeline.audit.report import write_report
 from pilewright.pipeline.audit.summary import load_run_files
 from pilewright.pipeline.job.stage_timing import stage_seconds
@@ -43,7 +40,6 @@ from pilewright.schemas.errors import UserError
 from pilewright.tokenizer.spm import model_info
 from pilewright.tokenizer.hf import hf_info
 from pilewright.transforms.stage import METRICS_NAMESPACE, StageResult, sum_pairs
-from pilewright.transforms.ingest.stage import ReadSources
 from pilewright.transforms.mix.stage import MixDomains
 from pilewright.transforms.shard.stage import WriteShards
 from pilewright.transforms.spill import SpillDocumentsFn, iter_documents, remove_work_dir
@@ -63,47 +59,29 @@ class JobResult:
 
 
 
-def curate(p: beam.Pipeline, cfg, out_dir: str) -> tuple[list[tuple[str, StageResult]], beam.PCollection]:
-    """Ingest and the curation stages: their results in flow order, and the curated documents."""
-    results: list[tuple[str, StageResult]] = []
-    work = FileSystems.join(out_dir, *layout.SPILL.split("/"))
-    ingest = p | steps.INGEST >> ReadSources(cfg.sources, cfg.policy.duplicate_ids, cfg.policy.invalid_text,
-                                         work_dir=FileSystems.join(work, "ingest"))
-    results.append(("ingest", ingest))
-    docs = ingest.main
-    for name, transform in curation_stages(cfg, work):
-        stage = docs | steps.stage_step(name) >> transform
-        results.append((name, stage))
-        docs = stage.main
-    return results, docs
-
-
-def build_curate_pipeline(p: beam.Pipeline, loaded: LoadedConfig, out_dir: str) -> list[str]:
-    """``run --resume``, phase 1: ingest and curation, written under OUT/.work (``pipeline.job.resume``)."""
-    results, docs = curate(p, loaded.resolved, out_dir)
-    write_curated(p, results, docs, side_output_hooks(loaded.resolved), out_dir)
-    return [name for name, _ in results]
-
-
 def build_pipeline(
-    p: beam.Pipeline, loaded: LoadedConfig, out_dir: str, progress_dir: Optional[str] = None,
-    checkpoint: Optional[Checkpoint] = None,
+    p: beam.Pipeline, loaded: LoadedConfig, out_dir: str, earlier: Sequence[Sequence[dict]],
+    progress_dir: Optional[str] = None,
 ) -> list[str]:
-    """Adds the whole flow to ``p``: ingest -> curation stages -> tokenize -> shards, plus side outputs.
+    """Adds the final phase to ``p``: the earlier phases' files read back -> the last corpus-wide stages
+    (when no per-document stage follows them) -> tokenizer -> tokenize -> mix -> shards, plus side
+    outputs, manifest and audit.
 
-    ``progress_dir``: a progress channel folder (``pipeline.progress``) the workers report to, or None.
-    ``checkpoint``: a completed phase 1 of ``run --resume``, read instead of ingest and curation.
-    Returns the audited stage names in flow order.
+    ``earlier``: per earlier phase, its units' ``unit.json`` (``pipeline.job.phases``). ``progress_dir``: a
+    progress channel folder (``pipeline.progress``) the workers report to, or None. Returns the audited
+    stage names in flow order.
     """
     cfg = loaded.resolved
     seed = cfg.run.seed
-    carried = None
     work = FileSystems.join(out_dir, *layout.SPILL.split("/"))
-    if checkpoint is None:
-        results, docs = curate(p, cfg, out_dir)
-    else:
-        carried = read_checkpoint(p, checkpoint)
-        results, docs = [], carried.docs
+    carried = read_units(p, earlier, cfg)
+    results: list[tuple[str, StageResult]] = []
+    docs = carried.docs
+    final = set(plan_phases(cfg)[1])
+    for name, transform in [(n, t) for n, t in curation_stages(cfg, work) if n in final]:
+        stage = docs | steps.stage_step(name) >> transform
+        results.append((name, stage))
+        docs = stage.main
 
     model_dir = FileSystems.join(out_dir, "tokenizer")
     hf = None
@@ -160,9 +138,9 @@ def build_pipeline(
         # pii: a value planted in a document dropped before the pii stage must not reach OUT/rejected either
         rejected = rejected | f"Rejected[{name}]" >> hook
         errors = errors | f"DeadLetters[{name}]" >> hook
-    if carried is not None:  # phase 1's were redacted before they were written
-        rejected = (carried.rejected, rejected) | "WithCarriedRejected" >> beam.Flatten()
-        errors = (carried.errors, errors) | "WithCarriedErrors" >> beam.Flatten()
+    # the units' were redacted before they were written
+    rejected = (carried.rejected, rejected) | "WithCarriedRejected" >> beam.Flatten()
+    errors = (carried.errors, errors) | "WithCarriedErrors" >> beam.Flatten()
     rejected | "WriteRejected" >> WriteRejected(out_dir)
     if cfg.run.signals:  # issue 28: OUT/signals (pipeline.job.signals), from the kept and the rejected
         (tokenized.annotated, rejected) | steps.SIGNALS >> WriteSignals(out_dir)
@@ -181,7 +159,7 @@ def build_pipeline(
         results, domains, FileSystems.join(out_dir, *layout.AUDIT.split("/")), extra=audit_extras,
         progress_dir=progress_dir, carried=carried,
     )
-    return (list(carried.stages) if carried is not None else []) + [name for name, _ in results]
+    return list(carried.stages) + [name for name, _ in results]
 
 
 def prepare_output(out_dir: str) -> None:
@@ -269,58 +247,80 @@ def output_dir(loaded: LoadedConfig, override: Optional[str]) -> str:
     return out if "://" in out else os.path.abspath(out)
 
 
+def _local(full_args: Sequence[str]) -> bool:
+    runner = next((a.split("=", 1)[1] for a in reversed(full_args) if a.startswith("--runner=")), "DirectRunner")
+    return runner_kind(runner) in ("direct", "switchingdirect")
+
+
+def _workers_flag(beam_args: Sequence[str]) -> Optional[int]:
+    for i, a in enumerate(beam_args):
+        value = a.split("=", 1)[1] if a.startswith("--direct_num_workers=") else (
+            beam_args[i + 1] if a == "--direct_num_workers" and i + 1 < len(beam_args) else None)
+        if value is not None and value.isdigit() and int(value) > 0:
+            return int(value)
+    return None
+
+
+def plan_run(cfg, beam_args: Sequence[str], local: bool) -> Plan:
+    """The curate phase's units and how many run at once (one unit of every file on a remote runner, where
+    each phase is one job)."""
+    if not local:
+        return Plan(1, 0, (Unit(0, (), whole=True),))
+    files = list_inputs(cfg)
+    workers = _workers_flag(beam_args) or cfg.run.workers
+    return plan_units(files, local_cores(), workers=workers, memory_mb=cfg.run.memory_mb, unit_mb=cfg.run.unit_mb)
+
+
 def run_job(
     loaded: LoadedConfig,
     beam_args: Sequence[str] = (),
     out_dir: Optional[str] = None,
     progress: Optional[Callable[[ProgressView], None]] = None,
     resume: bool = False,
+    on_unit: Optional[Callable[[int, int], None]] = None,
 ) -> JobResult:
-    """Runs the job to completion and returns the audit and manifest it wrote.
+    """Runs the job to completion, in phases (``pipeline.job.phases``), and returns the audit and manifest.
 
     ``progress(view)`` is called about twice a second from a monitor thread while the job runs (and once
-    at the end); None runs the job without the progress channel. ``resume``: run in two phases and reuse a
-    completed first phase of an interrupted run of the same config and inputs (``pipeline.job.resume``).
+    at the end); None runs it without the progress channel. ``on_unit(done, total)`` is called as units
+    of a per-document phase finish. ``resume``: reuse the finished units of an interrupted run of the same
+    config and inputs (each unit is checked against its fingerprint).
     """
     out = output_dir(loaded, out_dir)
     check_inputs_exist(loaded.resolved, loaded.written)
     options = pipeline_options(beam_args)
     # remote workers read the embedded sample from their installed package, never this machine's paths
     loaded = prepare_for_runner(loaded, beam_args, out)
+    cfg = loaded.resolved
     # --dry_run (Dataflow) builds and validates the job without running it: nothing may be deleted
     dry_run = bool(options.get_all_options().get("dry_run"))
+    local = _local(beam_args_with_defaults(beam_args))
     if not dry_run:
         prepare_output(out)
         if not resume:
             remove_work(out)
     started = time.monotonic()
-    checkpoint, resume_facts = None, {}
-    if resume and not dry_run:
-        inputs = input_manifest(loaded.resolved)
-        fp = fingerprint(loaded.sha256, inputs)
-        checkpoint = usable_checkpoint(out, fp)
-        resume_facts = {"fingerprint": fp, "config_sha256": loaded.sha256, "inputs": inputs,
-                        "reused_phase": "curate" if checkpoint else None}
-        if checkpoint is None:
-            remove_work(out)
-            phase = beam.Pipeline(options=options)
-            try:
-                stages = build_curate_pipeline(phase, loaded, out)
-                phase.run().wait_until_finish()
-            except BaseException:
-                remove_temporary_files(out)
-                raise
-            write_marker(out, {"fingerprint": fp, "config_sha256": loaded.sha256, "inputs": inputs,
-                               "stages": stages})
-            checkpoint = usable_checkpoint(out, fp)
-        resume_facts["curate_seconds"] = round(time.monotonic() - started, 3)
-    finish_started = time.monotonic()
-    p = beam.Pipeline(options=options)
+    plan = plan_run(cfg, beam_args, local)
     watch = ProgressWatch(progress) if progress is not None else None
+    if watch and local:
+        watch.start(unit_stage_order(cfg))
     try:
-        order = build_pipeline(p, loaded, out, progress_dir=watch.dir if watch else None, checkpoint=checkpoint)
+        done = run_phases(cfg, loaded.sha256, out, plan, beam_args, options, local, dry_run, resume,
+                          progress_dir=watch.dir if watch and local else None, on_unit=on_unit)
+        if watch and local:
+            rows = [(tuple(k), tuple(v)) for infos in done.earlier for u in infos for k, v in u["rows"]]
+            rep = progress_reporter(watch.dir)
+            for stage in unit_stage_order(cfg):
+                rep.done(stage, *stage_totals(rows, stage))
+        final_started = time.monotonic()
+        # locally the final phase runs in this process (in_memory); elsewhere on the user's runner
+        p = beam.Pipeline(options=pipeline_options(unit_args(beam_args)) if local else options)
+        order = build_pipeline(p, loaded, out, done.earlier, progress_dir=watch.dir if watch else None)
         if watch:
-            watch.start(order)
+            if local:
+                watch.set_order(order)
+            else:
+                watch.start(order)
         run_result = p.run()
         run_result.wait_until_finish()
     except BaseException:
@@ -330,19 +330,22 @@ def run_job(
     finally:
         if watch:
             watch.close(finished=sys.exc_info()[0] is None)
-        if not dry_run:
-            # spill files are of no use once the job ends, finished or not; without --resume nothing else
-            # lives in OUT/.work
-            remove_work_dir(out) if resume else remove_work(out)
+        if not dry_run and not resume:
+            remove_work(out)
     seconds = time.monotonic() - started
     if dry_run:
         return JobResult(out, {}, {}, seconds)
     tel = telemetry(run_result)
-    if resume:
-        resume_facts["finish_seconds"] = round(time.monotonic() - finish_started, 3)
+    stage_secs = dict(stage_seconds(run_result))
+    for stage, sec in done.stage_seconds.items():
+        stage_secs[stage] = round(stage_secs.get(stage, 0.0) + sec, 3)
+    facts = {"units": done.units, "curate_units": len(plan.units), "processes": plan.processes,
+             "unit_bytes": plan.unit_bytes, "phase_seconds": {**done.seconds,
+                                                               "final": round(time.monotonic() - final_started, 3)}}
+    resume_facts = {"config_sha256": loaded.sha256, "reused_units": done.reused} if resume else None
     run_facts = RunFacts(seconds=round(seconds, 3), beam_args=list(beam_args),
-                         stage_seconds=stage_seconds(run_result), telemetry=tel,
-                         resume=resume_facts if resume else None)
+                         stage_seconds=dict(sorted(stage_secs.items())), telemetry=tel, resume=resume_facts,
+                         phases=facts)
     _write_json(run_facts.dump(), FileSystems.join(out, *layout.RUN.split("/")))
     write_report(out)
     audit, manifest = load_run_files(out)

@@ -14,14 +14,24 @@ def run_context(cfg: RunConfig, work_dir: Optional[str] = None) -> RunContext:
                       source_stages=cfg.source_stages())
 
 
-def curation_stages(cfg: RunConfig, work_dir: Optional[str] = None) -> list[tuple[str, beam.PTransform]]:
+def curation_stages(cfg: RunConfig, work_dir: Optional[str] = None, part: str = "all") -> list[tuple[str, beam.PTransform]]:
     """``(name, PTransform)`` in flow order for every stage whose block exists and is enabled, or that a
     source's profile enables.
 
-    ``work_dir``: the run's spill folder (``OUT/.work``)."""
+    ``work_dir``: the run's spill folder (``OUT/.work``). ``part``: ``all``; ``unit``, the stages before
+    the first corpus-wide one (``StageSpec.corpus``), which run per unit of input files; ``corpus``, the
+    rest."""
     context = run_context(cfg, work_dir)
-    return [(stage.spec.name, stage.spec.build(stage.config, context))
-            for stage in enabled_stages(cfg.stages, context=context)]
+    stages = enabled_stages(cfg.stages, context=context)
+    cut = next((i for i, s in enumerate(stages) if s.spec.corpus), len(stages))
+    chosen = {"all": stages, "unit": stages[:cut], "corpus": stages[cut:]}[part]
+    return [(stage.spec.name, stage.spec.build(stage.config, context)) for stage in chosen]
+
+
+def curation_kinds(cfg: RunConfig) -> list[tuple[str, bool]]:
+    """(name, decides across documents) of every stage in the flow, in order (``StageSpec.corpus``)."""
+    context = run_context(cfg, None)
+    return [(stage.spec.name, stage.spec.corpus) for stage in enabled_stages(cfg.stages, context=context)]
 
 
 def side_output_hooks(cfg: RunConfig) -> list[tuple[str, beam.PTransform]]:

@@ -49,8 +49,20 @@ class NormalizeConfig(Frozen):
     # line to the next when it does not end a sentence; `table_cells` also joins runs of short blocks
     # (table cells and inline fragments each put on their own line) into one line. `none`: as extracted
     rejoin_lines: Literal["none", "wrapped", "table_cells"] = "none"
+    # EDGAR filings as a reader sees them (``transforms/normalize/filings.py``; the `filings` profile turns
+    # all four on): remove an inline-XBRL document's hidden header (`ix:header`, or its facts extracted to
+    # text); remove EDGAR's index page, navigation, SGML header and tags and file-name lines
+    strip_xbrl_header: bool = False
+    strip_edgar_boilerplate: bool = False
+    # a typewritten (fixed-width) layout rejoined: rule lines removed, hard-wrapped lines joined
+    rejoin_fixed_width: bool = False
+    # documents that are forms and data, not prose (XML, XBRL facts, an SGML header alone, Forms 3/4/5, D,
+    # 13F, index and viewer pages, too little prose) are dropped as `filings:not_prose`
+    drop_not_prose: bool = False
 
-    _ADDED: ClassVar[tuple[str, ...]] = ("rejoin_lines",)
+    _ADDED: ClassVar[tuple[str, ...]] = (
+        "rejoin_lines", "strip_xbrl_header", "strip_edgar_boilerplate", "rejoin_fixed_width", "drop_not_prose",
+    )
 
     @model_serializer(mode="wrap")
     def _dump(self, handler):
@@ -61,7 +73,7 @@ class LangIdConfig(Frozen):
     """``stages.langid``: fastText language identification (lid.176 shipped with pilewright)."""
 
     enabled: bool = True
-    version: str = "langid_v1"
+    version: str = "langid_v2"
     # ISO codes of lid.176 (e.g. en, de, zh); an empty list keeps every language
     languages: list[str] = Field(default_factory=lambda: ["en"])
     # a document is kept when its top language is in `languages` with at least this probability
@@ -74,8 +86,19 @@ class LangIdConfig(Frozen):
     # not pull an English document below `min_score`; a document without prose lines is read whole
     over: Literal["document", "prose_lines"] = "document"
     prose_min_words: int = Field(default=6, ge=1)
+    # a second detector for short or low-confidence text: where the fastText model's top score is below
+    # `second_below`, lingua (low-accuracy mode, its 75 languages, models inside its wheel) names the
+    # language when it is at least as confident, and its confidence is the score; lid.176 stays where it is
+    # confident and where it keeps the document (language in `languages`, score >= `min_score`). `none`:
+    # fastText only
+    second_detector: Literal["lingua", "none"] = "lingua"
+    second_below: float = Field(default=0.9, ge=0.0, le=1.0)
+    # lingua reads at most this many characters of the text (its cost grows with the length)
+    second_max_chars: int = Field(default=1000, ge=1)
 
-    _ADDED: ClassVar[tuple[str, ...]] = ("over", "prose_min_words")
+    _ADDED: ClassVar[tuple[str, ...]] = (
+        "over", "prose_min_words", "second_detector", "second_below", "second_max_chars",
+    )
 
     @model_serializer(mode="wrap")
     def _dump(self, handler):
@@ -245,8 +268,12 @@ class QualityConfig(Frozen):
     fineweb: FineWebConfig = FineWebConfig()
     junk: JunkConfig = JunkConfig()
     classifiers: list[ClassifierConfig] = Field(default_factory=list)
+    # judge a document by its prose: the rule sets compute their signals over the text without its table
+    # lines (rows of figures, rules, short cells holding a figure; ``transforms/text_lines.py``), and a kept
+    # document keeps its whole text, tables included (C4's line removal does not apply)
+    set_aside_tables: bool = False
 
-    _ADDED: ClassVar[tuple[str, ...]] = ("junk",)
+    _ADDED: ClassVar[tuple[str, ...]] = ("junk", "set_aside_tables")
 
     @model_serializer(mode="wrap")
     def _dump(self, handler):

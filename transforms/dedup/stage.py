@@ -9,7 +9,8 @@ Flow (all on small records; documents wait for the final join):
    document of its component.
 5. ``Decide``: the documents, written once to the run's working folder by ``Sign``'s bundles
    (``transforms.spill``), are read back and joined with the decisions, a side input keyed by id holding
-   only the documents that have duplicates: kept (``dup_cluster`` = kept id when it has duplicates),
+   only the documents that have duplicates, joined to their spill files by key
+   (``spill.DecisionsByFile``, no side input): kept (``dup_cluster`` = kept id when it has duplicates),
    ``dedup:exact`` or ``dedup:near:<kept id>``. No shuffle or side input carries text.
 """
 from __future__ import annotations
@@ -23,7 +24,7 @@ import apache_beam as beam
 from pilewright.schemas.stages.dedup import DedupConfig
 from pilewright.schemas.records import DeadLetter, Document
 from pilewright.transforms.hashing import stable_hash64
-from pilewright.transforms.spill import SpillDocumentsFn, iter_documents
+from pilewright.transforms.spill import DecisionsByFile, SpillDocumentsFn, iter_documents
 from pilewright.transforms.stage import count, reject, to_dead_letter, typed_stage_result
 from pilewright.transforms.dedup.components import ConnectedComponents
 from pilewright.transforms.dedup.exact import exact_key, keep_rank
@@ -214,10 +215,12 @@ def _cluster_row(item: tuple) -> Iterable:
 
 
 class _DecideFn(beam.DoFn):
-    """Spill file path -> its documents: kept Document, ``rejected``, and ``audit`` rows, by the decision
-    of each id (a side input holding only documents with duplicates; no decision = kept as is)."""
+    """(spill file path, [(id, decision)]) -> its documents: kept Document, ``rejected``, and ``audit``
+    rows, by the decision of each id (only documents with duplicates have one; none = kept as is)."""
 
-    def process(self, path: str, decisions: dict):
+    def process(self, item):
+        path, decided = item
+        decisions = dict(decided)
         for doc in iter_documents(path):
             decision = decisions.get(doc.id)
             if decision is None:
@@ -333,10 +336,13 @@ class Dedup(beam.PTransform):
             | "DecisionTuples" >> beam.Map(_decision_tuple)
             | "OneDecision" >> beam.CombinePerKey(min)
         )
-        spilled = signed[_SignFn.DOCS] | "SpillDocs" >> beam.ParDo(SpillDocumentsFn(self._work_dir, keyed=True))
-        decided = spilled | "Decide" >> beam.ParDo(
-            _DecideFn(), decisions=beam.pvalue.AsDict(one_decision)
-        ).with_outputs("rejected", "audit", main="kept")
+        spilled = signed[_SignFn.DOCS] | "SpillDocs" >> beam.ParDo(
+            SpillDocumentsFn(self._work_dir, keyed=True, refs=True)).with_outputs(SpillDocumentsFn.REFS, main="files")
+        decided = (
+            one_decision
+            | "DecisionsByFile" >> DecisionsByFile(spilled.files, spilled[SpillDocumentsFn.REFS])
+            | "Decide" >> beam.ParDo(_DecideFn()).with_outputs("rejected", "audit", main="kept")
+        )
         clusters = one_decision | "Clusters" >> beam.FlatMap(_cluster_row)
 
         cluster_rows = (

@@ -78,7 +78,11 @@ class IsolatedExtractor:
         if self._proc is None or self._proc.poll() is not None:
             self._start()
         try:
-            self._proc.stdin.write(_encode(b"q", json.dumps(url)) + _encode(b"h", html))
+            # header and page written apart: a large page goes to the pipe without being copied into
+            # another bytes object first
+            page = html.encode("utf-8", "surrogatepass")
+            self._proc.stdin.write(_encode(b"q", json.dumps(url)) + b"h" + _LEN.pack(len(page)))
+            self._proc.stdin.write(page)
             self._proc.stdin.flush()
             status, payload = self._read(time.monotonic() + self._timeout)
         except ExtractTimeout:

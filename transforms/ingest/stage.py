@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import typing
 from typing import Iterable, Optional, Sequence
 
 import apache_beam as beam
@@ -129,13 +130,16 @@ class _NewIdsFn(beam.DoFn):
             yield (place.path, place.record), new_id
 
 
-def _read_with_unique_ids(path: str, new_ids: dict) -> Iterable[Document]:
+def _read_with_unique_ids(path: str, new_ids: dict) -> Iterable:
+    """Documents with unique ids; ``places``: (id as read, id now, Place) of every document, for a caller
+    that reads its sources in several units and must find ids shared across them (``pipeline.job.units``)."""
     for payload in iter_payloads(path):
         fields = spill_loads(payload)
         n = len(Document._fields)
         doc, place = Document(*fields[:n]), Place(*fields[n:])
         new_id = new_ids.get((place.path, place.record))
         yield doc if new_id is None else doc._replace(id=new_id)
+        yield beam.pvalue.TaggedOutput(PLACES, (doc.id, doc.id if new_id is None else new_id, tuple(place)))
 
 
 class _DuplicateIdsSection(beam.CombineFn):
@@ -154,6 +158,20 @@ class _DuplicateIdsSection(beam.CombineFn):
         return section_json(merge_sections([acc]))
 
 
+PLACES = "places"
+
+
+class IngestResult(typing.NamedTuple):
+    """The ingest stage's ``StageResult`` fields, plus ``places``: (id as read, id now, Place fields) of
+    every document (compact rows; unused by a single pipeline, read by the phased job's id check)."""
+
+    main: beam.PCollection
+    rejected: beam.PCollection
+    errors: beam.PCollection
+    stats: Optional[beam.PCollection]
+    places: beam.PCollection
+
+
 class ReadSources(beam.PTransform):
     """Sources -> StageResult(Document, RejectedDocument ``ingest:empty_text``, DeadLetter).
 
@@ -167,9 +185,12 @@ class ReadSources(beam.PTransform):
     """
 
     def __init__(self, sources: Sequence[SourceConfig], duplicate_ids: str = "suffix", invalid_text: str = "repair",
-                 work_dir: Optional[str] = None):
+                 work_dir: Optional[str] = None, files: Optional[Sequence[tuple[str, str, str]]] = None):
         super().__init__()
         self._sources = list(sources)
+        # (source, pattern, path) of exactly the files to read (one unit of a phased run); None: every
+        # file the sources' patterns match
+        self._files = None if files is None else [tuple(f) for f in files]
         # outside a job (tests, benchmarks) the spill files go to a temporary folder of this machine
         self._work_dir = work_dir if work_dir is not None else tempfile.mkdtemp(prefix="pilewright-ingest-")
         self._duplicate_ids = duplicate_ids
@@ -178,14 +199,17 @@ class ReadSources(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> StageResult:
         patterns = [(s.name, p) for s in self._sources for p in s.paths]
         specs = {s.name: source_spec(s, self._invalid_text) for s in self._sources}
-        files = (
-            pbegin
-            | "Patterns" >> beam.Create(patterns)
-            | "Expand" >> beam.ParDo(_ExpandPatternFn())
-            # a file matched by two patterns of one source is read once
-            | "DistinctFiles" >> beam.Distinct()
-            | "SpreadFiles" >> beam.Reshuffle()
-        )
+        if self._files is not None:
+            files = pbegin | "Files" >> beam.Create(self._files) | "SpreadFiles" >> beam.Reshuffle()
+        else:
+            files = (
+                pbegin
+                | "Patterns" >> beam.Create(patterns)
+                | "Expand" >> beam.ParDo(_ExpandPatternFn())
+                # a file matched by two patterns of one source is read once
+                | "DistinctFiles" >> beam.Distinct()
+                | "SpreadFiles" >> beam.Reshuffle()
+            )
         read = files | "Read" >> beam.ParDo(_ReadFileFn(specs)).with_outputs(
             "rejected", "errors", "skipped", "repaired", main="docs"
         )
@@ -197,13 +221,15 @@ class ReadSources(beam.PTransform):
             | "ById" >> beam.GroupByKey()
             | "NewIds" >> beam.ParDo(_NewIdsFn(self._duplicate_ids)).with_outputs("dups", main="renames")
         )
-        unique_docs = (
+        unique = (
             read.docs
             # one flat record per document: its fields, then its place
             | "FlatRecords" >> beam.MapTuple(lambda doc, place: tuple(doc) + tuple(place))
             | "SpillDocs" >> beam.ParDo(SpillDocumentsFn(self._work_dir))
             | "UniqueIds" >> beam.FlatMap(_read_with_unique_ids, new_ids=beam.pvalue.AsDict(new_ids.renames))
+            .with_outputs(PLACES, main="docs")
         )
+        unique_docs = unique.docs
         stats = [
             new_ids.dups | "DuplicateIds" >> beam.CombineGlobally(_DuplicateIdsSection()),
             read.repaired
@@ -219,7 +245,8 @@ class ReadSources(beam.PTransform):
                 | "SkipsToOne" >> beam.combiners.ToList()
                 | "SkipsSection" >> beam.Map(_skips_section)
             )
-        return typed_stage_result(unique_docs, read.rejected, read.errors, stats | "Stats" >> beam.Flatten())
+        result = typed_stage_result(unique_docs, read.rejected, read.errors, stats | "Stats" >> beam.Flatten())
+        return IngestResult(*result, places=unique[PLACES])
 
 
 def _repaired_section(rows: list) -> tuple[str, str]:

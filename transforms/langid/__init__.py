@@ -1,7 +1,7 @@
-"""Language identification with fastText lid.176 (``stages.langid``).
+"""Language identification with fastText lid.176, and lingua where lid.176 is unsure (``stages.langid``).
 
-Files: ``stage`` (model loading once per worker, the prediction and the ``LangId`` transform). The model
-file itself ships in ``transforms/models``.
+Files: ``stage`` (model loading once per worker, the prediction, the second detector and the ``LangId``
+transform). The lid.176 model file ships in ``transforms/models``; lingua's models ship in its wheel.
 """
 from pilewright.transforms.langid.stage import LangId, model_labels
 

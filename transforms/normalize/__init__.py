@@ -1,6 +1,7 @@
 """Unicode and whitespace normalization (``stages.normalize``).
 
-Files: ``stage`` (the pure normalization functions and the ``Normalize`` transform).
+Files: ``stage`` (the pure normalization functions and the ``Normalize`` transform), ``filings`` (EDGAR's
+machinery removed and forms and data told from prose: the filings options).
 """
 from pilewright.transforms.normalize.stage import Normalize
 

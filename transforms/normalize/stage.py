@@ -16,6 +16,7 @@ import apache_beam as beam
 
 from pilewright.schemas.stages.quality import NormalizeConfig
 from pilewright.schemas.records import Document
+from pilewright.transforms.normalize import filings
 from pilewright.transforms.stage import AnnotateAndFilter, PerSource, StageResult, count, rejected_output
 
 STAGE = "normalize"
@@ -167,7 +168,22 @@ class Normalizer:
         self.cfg = cfg
         self._fixer = _ftfy_config(cfg) if cfg.fix_unicode else None
 
+    def reject_reason(self, text: str) -> Optional[str]:
+        """Why the document is dropped before it is normalized (``filings:not_prose``), or None."""
+        if self.cfg.drop_not_prose and filings.not_prose(_LINE_BREAKS.sub("\n", text)) is not None:
+            return "filings:not_prose"
+        return None
+
     def __call__(self, text: str) -> str:
+        cfg = self.cfg
+        if cfg.strip_xbrl_header or cfg.strip_edgar_boilerplate or cfg.rejoin_fixed_width:
+            text = _LINE_BREAKS.sub("\n", text)
+            if cfg.strip_xbrl_header:
+                text = filings.strip_xbrl_header(text)
+            if cfg.strip_edgar_boilerplate:
+                text = filings.strip_edgar_boilerplate(text)
+            if cfg.rejoin_fixed_width:
+                text = filings.rejoin_fixed_width(text)
         for _ in range(_MAX_PASSES):
             fixed = _pass(text, self.cfg, self._fixer)
             if fixed == text:
@@ -198,6 +214,10 @@ class _NormalizeFn(beam.DoFn):
             count(STAGE, "kept")
             yield doc
             return
+        reason = normalize.reject_reason(doc.text)
+        if reason is not None:
+            yield rejected_output(doc, STAGE, reason)
+            return
         text = normalize(doc.text)
         out = doc._replace(text=text)
         if not text and normalize.cfg.drop_empty:
@@ -211,8 +231,9 @@ class Normalize(beam.PTransform):
     """Repairs and tidies each document's text.
 
     Input: PCollection[Document]. Output: StageResult(main=Document with normalized text,
-    rejected=RejectedDocument "normalize:empty", errors=DeadLetter).
-    Counters: normalize/kept (unchanged), normalize/kept:changed, normalize/dropped:empty.
+    rejected=RejectedDocument "normalize:empty" / "normalize:filings:not_prose", errors=DeadLetter).
+    Counters: normalize/kept (unchanged), normalize/kept:changed, normalize/dropped:empty,
+    normalize/dropped:filings:not_prose.
     Per source: ``per_source`` maps a source name to the config its profile resolves to (None or
     ``enabled: false``: its documents pass unchanged); other sources use ``cfg``.
     Determinism: a pure function of the text and config. Cost: element-wise, no shuffle; ftfy dominates.

@@ -19,4 +19,10 @@ def side_output_hook(config):
     return RedactRecords(config)
 
 
-__all__ = ["build_stage", "side_output_hook", "RedactPII", "RedactRecords"]
+def merge_stats(section, payloads):
+    """The stage's audit section from several units' (the job's per-document phases): ``recognizers``
+    describes the configuration, the same in every unit; the other sections are tallies (None: summed)."""
+    return payloads[0] if section == "recognizers" else None
+
+
+__all__ = ["build_stage", "side_output_hook", "merge_stats", "RedactPII", "RedactRecords"]

@@ -22,6 +22,7 @@ from pilewright.transforms.quality.gopher import (
 )
 from pilewright.transforms.quality.ngrams import repetition_chars
 from pilewright.transforms.quality.spacy_words import TextAnalyzer
+from pilewright.transforms.text_lines import prose_view
 
 # the rule sets that count words (one tokenization shared by all of them)
 _WORD_RULES = ("gopher_quality", "gopher_repetition", "fineweb")
@@ -90,14 +91,19 @@ class RuleScorer:
     def score_batch(self, texts: Sequence[str], langs: Optional[Sequence[Optional[str]]] = None) -> list[RuleScore]:
         """Scores of several texts; the n-gram measures of the whole batch are computed in one pass.
 
-        ``langs`` (each text's language, None when unknown) picks the bad-words list of a C4 variant.
+        ``langs`` (each text's language, None when unknown) picks the bad-words list of a C4 variant. With
+        ``set_aside_tables`` the signals are those of each text's prose view and the kept text is the text.
         """
         # a batch allocates millions of small strings, lists and tuples and no reference cycles: pausing
         # the cyclic garbage collector meanwhile saves its repeated scans (~10% of the time)
         paused = gc.isenabled()
         gc.disable()
         try:
-            return self._score_batch(texts, langs if langs is not None else [None] * len(texts))
+            langs = langs if langs is not None else [None] * len(texts)
+            if self.cfg.set_aside_tables:  # judged by the prose, kept whole
+                scores = self._score_batch([prose_view(t) for t in texts], langs)
+                return [s._replace(text=t) for s, t in zip(scores, texts)]
+            return self._score_batch(texts, langs)
         finally:
             if paused:
                 gc.enable()

@@ -23,7 +23,7 @@ from pilewright.schemas.stages.span_dedup import SpanDedupConfig
 from pilewright.transforms.hashing import seeded_unit
 from pilewright.transforms.stage import count, reject, to_dead_letter, typed_stage_result
 from pilewright.transforms.span_dedup.spans import remove_units, spans
-from pilewright.transforms.spill import SpillDocumentsFn, iter_documents
+from pilewright.transforms.spill import DecisionsByFile, SpillDocumentsFn, iter_documents
 
 STAGE = "span_dedup"
 TOP_SPANS = 10
@@ -94,7 +94,9 @@ class _DecideFn(beam.DoFn):
         super().__init__()
         self._cfg = cfg
 
-    def process(self, path: str, losing_by_id: dict):
+    def process(self, item):
+        path, losing = item
+        losing_by_id = dict(losing)
         for doc in iter_documents(path):
             losing = set(losing_by_id.get(doc.id, ()))
             words = len(doc.text.split())
@@ -178,8 +180,9 @@ class SpanDedup(beam.PTransform):
     documents, config and seed give the same output in any input order.
     Cost: one (64-bit key, order, id) record per distinct span per document through one GroupByKey (a key's
     group holds the ids of the documents sharing that span: a span in millions of documents is a big group,
-    of ids only); the documents written once to ``work_dir`` and read back once; a side input of the losing
-    span keys by id (documents that lose a span only). No shuffle or side input carries text.
+    of ids only); the documents written once to ``work_dir`` and read back once; the losing span keys of each
+    document joined to its spill file by key (``spill.DecisionsByFile``). No shuffle or side input carries
+    text.
     """
 
     def __init__(self, cfg: SpanDedupConfig, seed: int = 1234, work_dir: Optional[str] = None):
@@ -200,11 +203,18 @@ class SpanDedup(beam.PTransform):
             | "BySpan" >> beam.GroupByKey()
             | "Losers" >> beam.FlatMap(_losers, max_docs=cfg.max_docs).with_outputs("spans", main="losing")
         )
-        losing_by_id = losers["losing"] | "LosingById" >> beam.GroupByKey()
-        spilled = signed[_SpansFn.DOCS] | "SpillDocs" >> beam.ParDo(SpillDocumentsFn(self._work_dir))
-        decided = spilled | "Decide" >> beam.ParDo(
-            _DecideFn(cfg), losing_by_id=beam.pvalue.AsDict(losing_by_id)
-        ).with_outputs("rejected", "rows", main="kept")
+        losing_by_id = (
+            losers["losing"]
+            | "LosingById" >> beam.GroupByKey()
+            | "LosingKeys" >> beam.MapTuple(lambda doc_id, keys: (doc_id, sorted(keys)))
+        )
+        spilled = signed[_SpansFn.DOCS] | "SpillDocs" >> beam.ParDo(
+            SpillDocumentsFn(self._work_dir, refs=True)).with_outputs(SpillDocumentsFn.REFS, main="files")
+        decided = (
+            losing_by_id
+            | "LosingByFile" >> DecisionsByFile(spilled.files, spilled[SpillDocumentsFn.REFS])
+            | "Decide" >> beam.ParDo(_DecideFn(cfg)).with_outputs("rejected", "rows", main="kept")
+        )
         span_rows = losers["spans"] | "SpanRows" >> beam.Map(lambda s: ("span", s))
         start = docs.pipeline | "AuditStart" >> beam.Create([("start",)])  # every section, even for no input
         stats = (

@@ -197,7 +197,7 @@ class _EncodeFn(beam.DoFn):
         tokens = self._encoder.encode(doc.text)
         n = int(tokens.shape[0])
         yield TokenizedDocument(
-            id=doc.id, source=doc.source, domain=doc.domain, tokens=tokens.astype("<u4").tobytes(), n_tokens=n
+            id=doc.id, source=doc.source, domain=doc.domain, tokens=tokens.astype("<u4", copy=False).tobytes(), n_tokens=n
         )
         yield beam.pvalue.TaggedOutput("annotated", doc._replace(n_tokens=n))
         distribution(STAGE, "doc_tokens", n)

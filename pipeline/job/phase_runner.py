@@ -1,0 +1,171 @@
+"""Runs the phases before the final one (``pipeline.job.phases``) and returns what each wrote.
+
+Locally a unit phase runs its units ``processes`` at a time in spawned processes (``executor``) and a
+corpus phase runs in this process, ``in_memory``; on any other runner each phase is one job. With
+``resume``, a unit whose ``unit.json`` carries the same fingerprint is reused instead of run.
+"""
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Sequence
+
+import apache_beam as beam
+from apache_beam.io.filesystems import FileSystems
+
+from pilewright.pipeline.job.executor import UnitDone, UnitTask, run_units, unit_args
+from pilewright.pipeline.job.options import pipeline_options
+from pilewright.pipeline.job.phases import (
+    KINDS,
+    Phase,
+    build_corpus_phase,
+    build_unit,
+    plan_phases,
+    read_unit_file,
+    remove_path,
+    unit_dir,
+)
+from pilewright.pipeline.job.stage_timing import stage_seconds
+from pilewright.pipeline.job.units import InputFile, Plan, Unit, cut_units
+from pilewright.schemas.config import RunConfig
+
+
+@dataclass
+class PhasesDone:
+    earlier: list[list[dict]]  # per phase, its units' unit.json
+    reused: int = 0
+    units: int = 0
+    seconds: dict = field(default_factory=dict)  # phase name -> wall seconds
+    stage_seconds: dict = field(default_factory=dict)
+
+
+def _doc_files(infos: Sequence[dict]) -> list[InputFile]:
+    """The documents a phase wrote, as the input files of the next unit phase (sizes from the filesystem)."""
+    paths = sorted(p for u in infos for p in u["files"]["docs"])
+    if not paths:
+        return []
+    sizes = {m.path: m.size_in_bytes for r in FileSystems.match(paths) for m in r.metadata_list}
+    return [InputFile("", "", p, int(sizes.get(p, 0)), 0.0) for p in paths]
+
+
+def _fingerprint(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()
+
+
+def dry_infos(phase: Phase) -> list[dict]:
+    """A unit that wrote nothing: what a dry run builds the next phase over (the graph is the same)."""
+    stages = (["ingest"] if phase.first else []) + list(phase.stages)
+    return [{"phase": phase.index, "unit": 0, "fingerprint": "", "stages": stages, "files": {k: [] for k in KINDS}, "rows": [],
+             "sizes": [], "stats": []}]
+
+
+def run_phases(cfg: RunConfig, config_sha256: str, out: str, plan: Plan, beam_args: Sequence[str], options,
+               local: bool, dry_run: bool, resume: bool, progress_dir: Optional[str] = None,
+               on_unit: Optional[Callable[[int, int], None]] = None) -> PhasesDone:
+    phases, _final = plan_phases(cfg)
+    done = PhasesDone(earlier=[])
+    for phase in phases:
+        started = time.monotonic()
+        if phase.kind == "corpus":
+            infos = _run_corpus_phase(cfg, config_sha256, out, phase, done, beam_args, options, local, dry_run,
+                                      resume, progress_dir)
+        else:
+            if phase.first:
+                units = plan.units
+            elif not local:
+                units = (Unit(0, tuple(_doc_files(done.earlier[-1]))),) if not dry_run else (Unit(0, ()),)
+            else:
+                # the next per-document phase is cut from what the phase before wrote, by the same budget
+                units = tuple(cut_units(_doc_files(done.earlier[-1]), plan.unit_bytes))
+            infos = _run_unit_phase(cfg, config_sha256, out, phase, units, plan.processes, beam_args, options,
+                                    local, dry_run, resume, done, progress_dir, on_unit)
+        done.earlier.append(infos)
+        done.seconds[phase.name] = round(time.monotonic() - started, 3)
+    return done
+
+
+def _reusable(out: str, unit: Unit, phase: Phase, fp: str, resume: bool, dry_run: bool) -> Optional[dict]:
+    if not resume or dry_run:
+        return None
+    info = read_unit_file(out, unit, phase)
+    return info if info is not None and info.get("fingerprint") == fp else None
+
+
+def _unit_fingerprint(config_sha256: str, unit: Unit, phase: Phase) -> str:
+    if phase.first:
+        return unit.fingerprint(config_sha256)
+    # the files of a later phase are the phase before's outputs: named afresh by every run of it
+    return _fingerprint(config_sha256, phase.name, *[f.path for f in unit.files])
+
+
+def _run_unit_phase(cfg, config_sha256, out, phase, units, processes, beam_args, options, local, dry_run, resume,
+                    done: PhasesDone, progress_dir, on_unit) -> list[dict]:
+    tasks, kept = [], {}
+    for unit in units:
+        fp = _unit_fingerprint(config_sha256, unit, phase)
+        info = _reusable(out, unit, phase, fp, resume, dry_run)
+        if info is not None:
+            kept[unit.index] = info
+            done.reused += 1
+            continue
+        remove_path(unit_dir(out, unit, phase))
+        tasks.append(UnitTask(cfg, out, unit, fp, tuple(unit_args(beam_args) if local else beam_args),
+                              progress_dir if local else None, phase))
+    done.units += len(units)
+    if local:
+        finished = run_units(tasks, processes,
+                             on_done=(lambda d, n, total: on_unit(n + len(kept), total + len(kept)))
+                             if on_unit else None)
+    else:
+        finished = []
+        for task in tasks:  # one job for the phase on the user's runner
+            p = beam.Pipeline(options=options)
+            build_unit(p, cfg, out, phase, task.unit, task.fingerprint)
+            result = p.run()
+            result.wait_until_finish()
+            if not dry_run:
+                finished.append(UnitDone(task.unit.index, 0.0, stage_seconds(result)))
+    _add_seconds(done, finished)
+    if dry_run:
+        return dry_infos(phase)
+    infos = []
+    for unit in units:
+        info = kept.get(unit.index) or read_unit_file(out, unit, phase)
+        if info is None:
+            raise RuntimeError(f"{phase.name} unit {unit.name} finished without its {unit.name}/unit.json")
+        infos.append(info)
+    return infos
+
+
+def _run_corpus_phase(cfg, config_sha256, out, phase, done: PhasesDone, beam_args, options, local, dry_run,
+                      resume, progress_dir) -> list[dict]:
+    unit = Unit(0, ())
+    fp = _fingerprint(config_sha256, phase.name, *[u["fingerprint"] for infos in done.earlier for u in infos])
+    info = _reusable(out, unit, phase, fp, resume, dry_run)
+    if info is not None:
+        done.reused += 1
+        done.units += 1
+        return [info]
+    remove_path(unit_dir(out, unit, phase))
+    p = beam.Pipeline(options=pipeline_options(unit_args(beam_args)) if local else options)
+    build_corpus_phase(p, cfg, out, phase, done.earlier, fp, progress_dir=progress_dir if local else None)
+    result = p.run()
+    result.wait_until_finish()
+    done.units += 1
+    if dry_run:
+        return dry_infos(phase)
+    _add_seconds(done, [UnitDone(0, 0.0, stage_seconds(result))])
+    info = read_unit_file(out, unit, phase)
+    if info is None:
+        raise RuntimeError(f"{phase.name} finished without its unit.json")
+    # the corpus phase's own spill files are of no use once its outputs are written
+    remove_path(FileSystems.join(unit_dir(out, unit, phase), "scratch"))
+    return [info]
+
+
+def _add_seconds(done: PhasesDone, finished: Sequence[UnitDone]) -> None:
+    for d in finished:
+        for stage, sec in d.stage_seconds.items():
+            done.stage_seconds[stage] = round(done.stage_seconds.get(stage, 0.0) + sec, 3)
+

@@ -1,0 +1,58 @@
+"""The tokenize stage's Hugging Face path on a runner: every document's tokens are the encoder's, written to
+the working folder, with nothing lost."""
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("tokenizers")
+
+import apache_beam as beam  # noqa: E402
+from apache_beam.testing.test_pipeline import TestPipeline  # noqa: E402
+from apache_beam.testing.util import assert_that, equal_to  # noqa: E402
+
+from pilewright.schemas.records import Document  # noqa: E402
+from pilewright.tokenizer.hf import HFEncoder  # noqa: E402
+from pilewright.transforms.tokenize import stage as tokenize  # noqa: E402
+
+from conftest import sample_texts  # noqa: E402
+from hf_tokenizers import train_byte_bpe  # noqa: E402
+
+HF = {"eos_token": None, "bos_token": None, "add_bos": False}
+
+
+@pytest.fixture(scope="module")
+def tok_json() -> bytes:
+    return train_byte_bpe([r["text"] for r in sample_texts(20)], vocab_size=800)
+
+
+def _docs(n: int) -> list[Document]:
+    texts = [r["text"] for r in sample_texts(n)]
+    return [Document(id=f"s/{i}", text=t, source="s", domain="general") for i, t in enumerate(texts)]
+
+
+def test_hf_stage_in_beam_matches_the_encoder_and_loses_nothing(tok_json, tmp_path):
+    docs = _docs(40)
+    enc = HFEncoder(tok_json, **HF)
+    want = sorted((d.id, len(enc.encode(d.text))) for d in docs)
+    arrays = {d.id: enc.encode(d.text).astype("<u4").tobytes() for d in docs}
+    with TestPipeline() as p:
+        model = p | "Model" >> beam.Create([tok_json])
+        result = p | beam.Create(docs) | tokenize.Encode(model, HF, str(tmp_path / "tokens"))
+        assert_that(result.main | "N" >> beam.Map(lambda t: (t.id, t.n_tokens)), equal_to(want), label="tokens")
+        assert_that(result.annotated | "A" >> beam.Map(lambda d: (d.id, d.n_tokens)), equal_to(want), label="docs")
+        assert_that(result.errors, equal_to([]), label="errors")
+        # the arrays went to the working folder: the records carry references to the encoder's bytes, read
+        # after a barrier (as the job reads them), once the writing bundle has closed its file
+        refs = result.main | "Barrier" >> beam.Reshuffle() | "Refs" >> beam.Map(_read_back)
+        assert_that(refs, equal_to(sorted(arrays.items())), label="refs")
+
+
+def _read_back(t):
+    from pilewright.transforms.spill import RangeReader
+
+    assert t.tokens == b"" and t.ref_path
+    reader = RangeReader()
+    try:
+        return t.id, reader.read(t.ref_path, t.ref_offset, 4 * t.n_tokens)
+    finally:
+        reader.close()
