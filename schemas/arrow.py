@@ -33,6 +33,24 @@ REJECTED_SCHEMA = pa.schema(
         ("reason", pa.string()),
         ("snippet", pa.string()),
         ("n_chars", pa.int64()),
+        ("signals", pa.map_(pa.string(), pa.float64())),
+        ("notes", pa.map_(pa.string(), pa.string())),
+    ]
+)
+
+# OUT/signals/*.parquet: the SignalRow record, field for field
+SIGNALS_SCHEMA = pa.schema(
+    [
+        ("id", pa.string()),
+        ("source", pa.string()),
+        ("domain", pa.string()),
+        ("fate", pa.string()),
+        ("stage", pa.string()),
+        ("reason", pa.string()),
+        ("n_chars", pa.int64()),
+        ("n_tokens", pa.int64()),
+        ("signals", pa.map_(pa.string(), pa.float64())),
+        ("notes", pa.map_(pa.string(), pa.string())),
     ]
 )
 

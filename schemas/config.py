@@ -58,6 +58,8 @@ def _empty_blocks(data: object, fields) -> object:
 class RunSection(Frozen):
     output: str = "out/pilewright"
     seed: int = 1234
+    # OUT/signals: every document's decision and the values the stages computed (`pilewright explain`)
+    signals: bool = True
     # How the run uses this machine, never what it writes: left out of the manifest and the config hash
     # (``exclude``), since any value gives byte-identical outputs (pipeline.job.units).
     # unit processes at once (default: the cores, or --direct_num_workers), lowered to fit memory_mb

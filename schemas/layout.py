@@ -17,6 +17,10 @@ AUDIT_DIR = "audit"
 AUDIT = "audit/audit.json"
 RUN = "audit/run.json"
 REPORT = "audit/report.html"
+# per document: the final decision and the values the stages computed (``pipeline.job.signals``; run.signals)
+SIGNALS = "signals"
+# `pilewright diff OUT_A OUT_B` writes its page beside OUT_B's report
+DIFF_REPORT = "audit/diff.html"
 
 # the output guard (pipeline.job.output_guard): the marker that says the folder is a pilewright output (a
 # run refuses a non-empty folder without it), and the lock held while a run writes the folder
@@ -32,4 +36,4 @@ SPILL = ".work/spill"
 
 # what a run owns under OUT; removed before a new run so no stale shard survives (nothing else is touched)
 # (WORK is not here: --resume must find it; run_job removes it when a run does not resume)
-MANAGED = (TOKENS, DOCUMENTS, REJECTED, DEAD_LETTER, AUDIT_DIR, TOKENIZER, MANIFEST)
+MANAGED = (TOKENS, DOCUMENTS, REJECTED, DEAD_LETTER, AUDIT_DIR, TOKENIZER, MANIFEST, SIGNALS)

@@ -60,6 +60,20 @@ class SourceProfiles(_Model):
     sources: dict[str, SourceProfile]
 
 
+class InputSource(_Model):
+    files: int
+    bytes: int
+    sha256: str  # of its files' relative paths, sizes and content digests (``pipeline.job.fingerprint``)
+
+
+class Inputs(_Model):
+    """The input fingerprint: equal for the same input files wherever they are (``pilewright diff``)."""
+
+    version: str
+    sha256: str
+    sources: dict[str, InputSource]
+
+
 class Manifest(_Model):
     manifest_version: int
     total_tokens: int
@@ -76,6 +90,8 @@ class Manifest(_Model):
     mix: Optional[dict[str, Any]] = None  # the mix stage's target vs achieved report, when mixing
     # each source's profile, when any source names one (``schemas/profiles.py``)
     source_profiles: Optional[SourceProfiles] = None
+    # the input files' fingerprint (absent in manifests written before it existed)
+    inputs: Optional[Inputs] = None
 
     def dump(self) -> dict:
         """The manifest document, with exactly the keys that were set (``mix`` only when mixing,

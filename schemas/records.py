@@ -55,6 +55,11 @@ class RejectedDocument(typing.NamedTuple):
     # first characters of the text, for a person judging the rule in the audit (redacted when PII is on)
     snippet: str
     n_chars: int
+    # what the stages computed for it up to the drop (``transforms.signals``): numbers by name
+    # ("gopher_quality:word_count", "langid:score", "pii:EMAIL_ADDRESS") and short evidence text by name
+    # ("langid:lang", "dedup:kept", "decontaminate:ngram"; redacted when PII is on); None: not recorded
+    signals: Optional[Mapping[str, float]] = None
+    notes: Optional[Mapping[str, str]] = None
 
 
 # how much of a failed record a dead letter keeps: every producer cuts here, and the pii stage relies on it
@@ -113,7 +118,26 @@ class ShardInfo(typing.NamedTuple):
     extra_files: str = "[]"
 
 
-RECORD_TYPES = (Document, RejectedDocument, DeadLetter, TokenizedDocument, ShardInfo)
+class SignalRow(typing.NamedTuple):
+    """One row of OUT/signals: a document's final curation decision and the values the stages computed.
+
+    ``fate`` is ``kept`` (it left the last curation stage) or ``rejected`` (``stage`` and ``reason`` say
+    where and why; the mix's cut is ``rejected`` at stage ``mix``). No text beyond ``notes``' short evidence.
+    """
+
+    id: str
+    source: str
+    domain: str
+    fate: str
+    stage: str
+    reason: str
+    n_chars: int
+    n_tokens: Optional[int]
+    signals: Optional[Mapping[str, float]]
+    notes: Optional[Mapping[str, str]]
+
+
+RECORD_TYPES = (Document, RejectedDocument, DeadLetter, TokenizedDocument, ShardInfo, SignalRow)
 
 for _t in RECORD_TYPES:
     beam.coders.registry.register_coder(_t, beam.coders.RowCoder)

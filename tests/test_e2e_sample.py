@@ -104,7 +104,7 @@ def test_shards_hold_near_equal_token_counts(sample_run):
 
 
 GOLDEN = Path(__file__).parent / "golden" / "sample_outputs.json"
-GOLDEN_OUTPUTS = ("manifest.json", "tokens", "tokenizer", "documents", "rejected", "dead_letter")
+GOLDEN_OUTPUTS = ("manifest.json", "tokens", "tokenizer", "documents", "rejected", "dead_letter", "signals")
 
 
 def output_digests(out: Path) -> dict[str, str]:

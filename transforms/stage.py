@@ -8,6 +8,7 @@ import apache_beam as beam
 from apache_beam.metrics import Metrics
 
 from pilewright.schemas.records import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, DeadLetter, Document, RejectedDocument
+from pilewright.transforms.signals import document_signals, with_notes
 
 METRICS_NAMESPACE = "pilewright"
 SNIPPET_CHARS = 200
@@ -61,7 +62,11 @@ def snippet(text: str, n: int = SNIPPET_CHARS) -> str:
     return text[:n]
 
 
-def reject(doc: Document, stage: str, reason: str) -> RejectedDocument:
+def reject(doc: Document, stage: str, reason: str, signals: Optional[dict] = None,
+           notes: Optional[dict] = None) -> RejectedDocument:
+    """The record of a drop, with the document's signals (``transforms.signals``) and the stage's own
+    ``signals`` (numbers) and ``notes`` (short evidence, cut to ``signals.NOTE_CHARS``) added."""
+    numbers, evidence = with_notes(*document_signals(doc), signals, notes)
     return RejectedDocument(
         id=doc.id,
         source=doc.source,
@@ -70,6 +75,8 @@ def reject(doc: Document, stage: str, reason: str) -> RejectedDocument:
         reason=reason,
         snippet=snippet(doc.text),
         n_chars=len(doc.text),
+        signals=numbers,
+        notes=evidence,
     )
 
 
@@ -147,9 +154,10 @@ def typed_stage_result(main: beam.PCollection, rejected: beam.PCollection, error
     )
 
 
-def rejected_output(doc: Document, stage: str, reason: str) -> beam.pvalue.TaggedOutput:
+def rejected_output(doc: Document, stage: str, reason: str, signals: Optional[dict] = None,
+                    notes: Optional[dict] = None) -> beam.pvalue.TaggedOutput:
     """Emit from a DoFn used with ``AnnotateAndFilter``; counts ``<stage>/dropped:<reason>``."""
-    rec = reject(doc, stage, reason)
+    rec = reject(doc, stage, reason, signals, notes)
     count(stage, "dropped", reason)
     return beam.pvalue.TaggedOutput(AnnotateAndFilter.REJECTED, rec)
 

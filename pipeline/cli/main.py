@@ -9,6 +9,8 @@ from typing import Optional, Sequence
 from pilewright.pipeline.cli.terminal import progress_display, run_summary_lines
 from pilewright.pipeline.cli.terminal import add_parser as add_audit_parser
 from pilewright.pipeline.cli.classifier import add_parser as add_classifier_parser
+from pilewright.pipeline.cli.explain import add_parser as add_explain_parser
+from pilewright.pipeline.cli.diff import add_parser as add_diff_parser
 from pilewright.pipeline.job.config import ConfigError, check_inputs_exist, load_config
 from pilewright.pipeline.job.options import RunnerError, pipeline_options, quiet_beam_noise, quiet_local_worker_logs
 from pilewright.pipeline.cli.plan import add_parser as add_plan_parser
@@ -182,6 +184,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_plan_parser(sub)
     add_audit_parser(sub)
     add_classifier_parser(sub)
+    add_explain_parser(sub)
+    add_diff_parser(sub)
     return parser
 
 

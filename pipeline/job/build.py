@@ -27,6 +27,8 @@ from pilewright.pipeline.job.phases import plan_phases, read_units, unit_stage_o
 from pilewright.pipeline.job.resume import remove_work
 from pilewright.pipeline.job.units import Plan, Unit, list_inputs, plan_units
 from pilewright.pipeline.job.outputs import WriteDeadLetters, WriteDocuments, WriteRejected
+from pilewright.pipeline.job.signals import WriteSignals
+from pilewright.pipeline.job.fingerprint import inputs_section
 from pilewright.pipeline.audit.progress import SHARDS_KEY, CountFn, ProgressView, ProgressWatch
 from pilewright.pipeline.audit.progress import reporter as progress_reporter
 from pilewright.pipeline.audit.atomic import write_atomic
@@ -143,6 +145,8 @@ def build_pipeline(
     rejected = (carried.rejected, rejected) | "WithCarriedRejected" >> beam.Flatten()
     errors = (carried.errors, errors) | "WithCarriedErrors" >> beam.Flatten()
     rejected | "WriteRejected" >> WriteRejected(out_dir)
+    if cfg.run.signals:  # issue 28: OUT/signals (pipeline.job.signals), from the kept and the rejected
+        (tokenized.annotated, rejected) | steps.SIGNALS >> WriteSignals(out_dir)
     errors | "WriteDeadLetters" >> WriteDeadLetters(out_dir)
 
     # samples are taken after redaction: the audit must not leak what OUT/rejected does not hold
@@ -372,4 +376,6 @@ def _run_job(
 
 def _manifest_sections(cfg) -> dict:
     section = source_profiles_section(cfg)
-    return {"source_profiles": section} if section is not None else {}
+    sections = {"source_profiles": section} if section is not None else {}
+    sections["inputs"] = inputs_section(cfg)  # issue 28: the input fingerprint `pilewright diff` checks
+    return sections

@@ -20,7 +20,12 @@ def document_row(doc: Document) -> dict:
 
 
 def rejected_row(rec: RejectedDocument) -> dict:
-    return rec._asdict()
+    row = rec._asdict()
+    # Arrow map columns take (key, value) pairs
+    for name in ("signals", "notes"):
+        value = row.get(name)
+        row[name] = sorted(dict(value).items()) if value is not None else None
+    return row
 
 
 def dead_letter_line(rec: DeadLetter) -> str:

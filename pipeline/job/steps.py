@@ -19,6 +19,7 @@ TOKENS_BY = "TokensBy"
 SUM_TOKENS_BY = "SumTokensBy"
 MANIFEST = "Manifest"
 AUDIT = "Audit"
+SIGNALS = "WriteSignals"  # OUT/signals (issue 28): its own cost, so the audit shows what the table costs
 
 STAGE_OF_STEP = {
     INGEST: "ingest",
@@ -35,6 +36,7 @@ STAGE_OF_STEP = {
     SUM_TOKENS_BY: "shard",
     MANIFEST: "shard",
     AUDIT: "audit",
+    SIGNALS: "signals",
 }
 
 

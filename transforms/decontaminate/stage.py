@@ -50,6 +50,17 @@ def decide(doc: Document, index: EvalIndex, cfg: DecontaminateConfig):
     return doc._replace(text=res.text, quality=quality), None, found, res.cuts
 
 
+def match_notes(doc: Document, index: EvalIndex, cfg: DecontaminateConfig, found: dict) -> dict[str, str]:
+    """Evidence of a drop: the items found (``set:id,id``) and the first matched n-gram (normalized words)."""
+    words = norm_words(doc.text, cfg.numbers == "mask")
+    matches = index.matches(words)
+    notes = {"decontaminate:items": "; ".join(f"{name}:{','.join(items)}" for name, items in found.items())}
+    if matches:
+        first = min(matches, key=lambda m: (m.start, -m.length))
+        notes["decontaminate:ngram"] = " ".join(words[first.start:first.start + first.length])
+    return notes
+
+
 class _DecontaminateFn(beam.DoFn):
     """Document -> kept Document, ``rejected``, and ``found`` rows (set, doc id, item ids) for the audit."""
 
@@ -69,7 +80,8 @@ class _DecontaminateFn(beam.DoFn):
             yield kept
             count(STAGE, "cut" if found else "kept")
         else:
-            yield beam.pvalue.TaggedOutput("rejected", reject(doc, STAGE, reason))
+            notes = match_notes(doc, self._index, self._cfg, found)
+            yield beam.pvalue.TaggedOutput("rejected", reject(doc, STAGE, reason, notes=notes))
             count(STAGE, "dropped", reason.split(":", 1)[1])
 
 

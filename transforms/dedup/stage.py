@@ -230,11 +230,13 @@ class _DecideFn(beam.DoFn):
                 yield doc._replace(dup_cluster=decision[1])
                 count(STAGE, "kept")
             elif decision[0] == EXACT:
-                yield beam.pvalue.TaggedOutput("rejected", reject(doc, STAGE, "dedup:exact"))
+                # issue 28 (signals): the kept member, as evidence
+                yield beam.pvalue.TaggedOutput("rejected", reject(doc, STAGE, "dedup:exact", notes={"dedup:kept": decision[1]}))
                 yield beam.pvalue.TaggedOutput("audit", ("removed", doc.source, "exact"))
                 count(STAGE, "dropped", "exact")
             else:
-                yield beam.pvalue.TaggedOutput("rejected", reject(doc, STAGE, f"dedup:near:{decision[1]}"))
+                yield beam.pvalue.TaggedOutput("rejected", reject(doc, STAGE, f"dedup:near:{decision[1]}",
+                                                                  notes={"dedup:kept": decision[1]}))
                 yield beam.pvalue.TaggedOutput("audit", ("removed", doc.source, "near"))
                 count(STAGE, "dropped", "near")
 

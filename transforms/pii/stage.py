@@ -216,7 +216,14 @@ class _RedactRecordsFn(beam.DoFn):
         if fields == RejectedDocument._fields:
             rec = RejectedDocument(*rec)
             snippet, ok = self._clean(rec.snippet, cut=rec.n_chars > len(rec.snippet), raw=False)
-            yield rec._replace(snippet=snippet)
+            notes = rec.notes
+            if notes:  # evidence text (a URL, a matched n-gram): redacted like the snippet
+                cleaned = {}
+                for key, value in sorted(dict(notes).items()):
+                    cleaned[key], ok_note = self._clean(value, cut=value.endswith("…"), raw=False)
+                    ok = ok and ok_note
+                notes = cleaned
+            yield rec._replace(snippet=snippet, notes=notes)
             count(STAGE, "records", "rejected" if ok else "withheld")
         elif fields == DeadLetter._fields:
             rec = DeadLetter(*rec)

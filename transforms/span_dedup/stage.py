@@ -110,7 +110,9 @@ class _DecideFn(beam.DoFn):
             # dropped when the removal made it too short; one already short is left to the quality rules
             if not text or left < self._cfg.min_doc_words <= words:
                 yield beam.pvalue.TaggedOutput("rows", ("doc", doc.source, words, words, 2))
-                yield beam.pvalue.TaggedOutput("rejected", reject(doc, STAGE, f"{STAGE}:too_short"))
+                # issue 28 (signals): the words before and after the removal
+                yield beam.pvalue.TaggedOutput("rejected", reject(doc, STAGE, f"{STAGE}:too_short", signals={
+                    "span_dedup:words": words, "span_dedup:words_left": left}))
                 count(STAGE, "dropped", "too_short")
             else:
                 yield beam.pvalue.TaggedOutput("rows", ("doc", doc.source, words, words - left, 1 if removed_units else 0))

@@ -45,7 +45,7 @@ class _UrlFilterFn(beam.DoFn):
             count(STAGE, "kept")
             yield doc
         else:
-            yield rejected_output(doc, STAGE, reason)
+            yield rejected_output(doc, STAGE, reason, notes={"url_filter:url": doc.url or ""})
 
 
 class UrlFilter(beam.PTransform):
