@@ -6,13 +6,17 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from pilewright.pipeline.job.noise import quiet_beam_noise
+
+quiet_beam_noise()  # before anything below imports Beam: one of its lines is logged at import time
+
 from pilewright.pipeline.cli.terminal import progress_display, run_summary_lines
 from pilewright.pipeline.cli.terminal import add_parser as add_audit_parser
 from pilewright.pipeline.cli.classifier import add_parser as add_classifier_parser
 from pilewright.pipeline.cli.explain import add_parser as add_explain_parser
 from pilewright.pipeline.cli.diff import add_parser as add_diff_parser
 from pilewright.pipeline.job.config import ConfigError, check_inputs_exist, load_config
-from pilewright.pipeline.job.options import RunnerError, pipeline_options, quiet_beam_noise, quiet_local_worker_logs
+from pilewright.pipeline.job.options import RunnerError, pipeline_options, quiet_local_worker_logs
 from pilewright.pipeline.cli.plan import add_parser as add_plan_parser
 from pilewright.pipeline.job.options import quiet_user_error_logs
 from pilewright.pipeline.job.outputs import output_fault_message
@@ -197,7 +201,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         parser.error(f"unrecognized arguments: {' '.join(rest)}")
     logging.getLogger("apache_beam").setLevel(logging.WARNING)
     quiet_local_worker_logs()
-    quiet_beam_noise()
     try:
         return args.func(args, rest) if args.command == "run" else args.func(args)
     except KeyboardInterrupt:

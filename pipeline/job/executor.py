@@ -18,7 +18,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pilewright.pipeline.job.phases import Phase, build_unit, plan_phases, remove_path, unit_scratch
-from pilewright.pipeline.job.options import quiet_beam_noise
+from pilewright.pipeline.job.noise import quiet_beam_noise
 from pilewright.pipeline.job.stage_timing import stage_seconds
 from pilewright.pipeline.job.units import Unit
 from pilewright.schemas.config import RunConfig

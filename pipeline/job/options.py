@@ -189,26 +189,6 @@ class _WorkerNoiseFilter(logging.Filter):
         return not any(n in msg for n in self.NOISE)
 
 
-class _BeamNoiseFilter(logging.Filter):
-    """Drops warnings Beam logs on the root logger while it builds a job, which say nothing about the
-    user's run: apache-beam 2.78 warns once per stage that a composite's named result (``StageResult``) is
-    not a PCollection type hint, and Beam's GCP modules warn when the optional [gcp] extra is missing."""
-
-    NOISE = ("This output type hint will be ignored and not used for type-checking purposes",
-             "apitools not found, and bigquery client libraries are not available")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        msg = record.getMessage()
-        return not any(n in msg for n in self.NOISE)
-
-
-def quiet_beam_noise() -> None:
-    """Installs ``_BeamNoiseFilter`` on the root logger (idempotent): for the CLI and unit processes."""
-    root = logging.getLogger()
-    if not any(isinstance(f, _BeamNoiseFilter) for f in root.filters):
-        root.addFilter(_BeamNoiseFilter())
-
-
 def quiet_local_worker_logs() -> None:
     """Installs the filter on the logger that relays local worker logs (idempotent). For the CLI."""
     relay = logging.getLogger("apache_beam.runners.portability.local_job_service")
