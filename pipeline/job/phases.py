@@ -42,8 +42,8 @@ from pilewright.pipeline.audit.profile import stage_sizes
 from pilewright.schemas import layout
 from pilewright.schemas.config import RunConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
-from pilewright.transforms.ingest.ids import Place, add_group, empty_section, merge_sections, section_json, unique_ids
-from pilewright.transforms.ingest.stage import ReadSources
+from pilewright.transforms.ingest.ids import Place, unique_ids
+from pilewright.transforms.ingest.stage import DuplicateIdsSection, ReadSources
 from pilewright.transforms.spill import SpillDocumentsFn, iter_documents, iter_payloads, loads
 
 CURATE = "curate"
@@ -278,20 +278,6 @@ class _CrossUnitIdsFn(beam.DoFn):
                 yield (unit, now), final
 
 
-class _DuplicateIdsSection(beam.CombineFn):
-    def create_accumulator(self):
-        return empty_section()
-
-    def add_input(self, acc, row):
-        return add_group(acc, *row)
-
-    def merge_accumulators(self, accs):
-        return merge_sections(accs)
-
-    def extract_output(self, acc):
-        return section_json(merge_sections([acc]))
-
-
 def _read_places(ref: tuple[int, int, str]) -> Iterable:
     _phase, unit, path = ref
     for payload in iter_payloads(path):
@@ -350,7 +336,7 @@ def read_units(p: beam.Pipeline, earlier: Sequence[Sequence[dict]], cfg: RunConf
     stats = merge_unit_stats(infos)
     dup_section = (
         dups
-        | "DuplicateIds" >> beam.CombineGlobally(_DuplicateIdsSection())
+        | "DuplicateIds" >> beam.CombineGlobally(DuplicateIdsSection())
         | "DuplicateIdsRow" >> beam.Map(lambda kv: (DUPLICATE_IDS[0], kv[0], kv[1]))
     )
     rows = [(tuple(k), tuple(v)) for u in infos for k, v in u["rows"]]

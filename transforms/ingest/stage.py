@@ -151,7 +151,7 @@ def _read_with_unique_ids(path: str, new_ids: dict) -> Iterable:
         yield beam.pvalue.TaggedOutput(PLACES, (doc.id, doc.id if new_id is None else new_id, tuple(place)))
 
 
-class _DuplicateIdsSection(beam.CombineFn):
+class DuplicateIdsSection(beam.CombineFn):
     """(source, id, records) rows -> the audit's ``duplicate_ids`` section (counts and a few sample ids)."""
 
     def create_accumulator(self):
@@ -240,7 +240,7 @@ class ReadSources(beam.PTransform):
         )
         unique_docs = unique.docs
         stats = [
-            new_ids.dups | "DuplicateIds" >> beam.CombineGlobally(_DuplicateIdsSection()),
+            new_ids.dups | "DuplicateIds" >> beam.CombineGlobally(DuplicateIdsSection()),
             read.repaired
             | "SumRepaired" >> beam.CombinePerKey(sum_pairs)
             | "RepairedToOne" >> beam.combiners.ToList()
