@@ -80,8 +80,7 @@ def build_pipeline(
     carried = read_units(p, earlier, cfg)
     results: list[tuple[str, StageResult]] = []
     docs = carried.docs
-    final = set(plan_phases(cfg)[1])
-    for name, transform in [(n, t) for n, t in curation_stages(cfg, work) if n in final]:
+    for name, transform in curation_stages(cfg, work, names=plan_phases(cfg)[1]):
         stage = docs | steps.stage_step(name) >> transform
         results.append((name, stage))
         docs = stage.main

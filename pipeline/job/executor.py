@@ -17,7 +17,7 @@ from typing import Callable, Optional, Sequence
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
-from pilewright.pipeline.job.phases import Phase, build_unit, plan_phases, remove_path, unit_scratch
+from pilewright.pipeline.job.phases import Phase, build_unit, remove_path, unit_scratch
 from pilewright.pipeline.job.noise import quiet_beam_noise
 from pilewright.pipeline.job.stage_timing import stage_seconds
 from pilewright.pipeline.job.units import Unit
@@ -50,8 +50,8 @@ class UnitTask:
     unit: Unit
     fingerprint: str
     beam_args: tuple[str, ...]
-    progress_dir: Optional[str] = None
-    phase: Optional[Phase] = None  # None: the curate phase
+    progress_dir: Optional[str]
+    phase: Phase
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def run_unit(task: UnitTask) -> UnitDone:
     started = time.monotonic()
     quiet_beam_noise()  # a spawned unit process has none of the launcher's logging set-up
     p = beam.Pipeline(options=PipelineOptions(list(task.beam_args)))
-    phase = task.phase if task.phase is not None else plan_phases(task.cfg)[0][0]
+    phase = task.phase
     build_unit(p, task.cfg, task.out_dir, phase, task.unit, task.fingerprint, progress_dir=task.progress_dir)
     result = p.run()
     result.wait_until_finish()

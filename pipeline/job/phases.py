@@ -95,29 +95,13 @@ def phase_dir(out_dir: str, phase: Phase) -> str:
     return FileSystems.join(out_dir, layout.WORK, phase.name)
 
 
-def curate_dir(out_dir: str) -> str:
-    return FileSystems.join(out_dir, layout.WORK, CURATE)
+def unit_dir(out_dir: str, unit: Unit, phase: Phase) -> str:
+    return FileSystems.join(phase_dir(out_dir, phase), unit.name)
 
 
-def unit_dir(out_dir: str, unit: Unit, phase: Optional[Phase] = None) -> str:
-    return FileSystems.join(phase_dir(out_dir, phase) if phase is not None else curate_dir(out_dir), unit.name)
-
-
-def unit_scratch(out_dir: str, unit: Unit, phase: Optional[Phase] = None) -> str:
+def unit_scratch(out_dir: str, unit: Unit, phase: Phase) -> str:
     """The unit's own spill files (ingest's, the stages'): removed once the unit has finished."""
     return FileSystems.join(unit_dir(out_dir, unit, phase), "scratch")
-
-
-def _stages_named(cfg: RunConfig, work_dir: str, names: Sequence[str]) -> list[tuple[str, beam.PTransform]]:
-    wanted = set(names)
-    return [(name, t) for name, t in curation_stages(cfg, work_dir) if name in wanted]
-
-
-def build_curate_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, unit: Unit, fingerprint: str,
-                      progress_dir: Optional[str] = None) -> list[str]:
-    """Adds the curate phase for one unit of input files to ``p``; returns the audited stage names."""
-    phases, _ = plan_phases(cfg)
-    return build_unit(p, cfg, out_dir, phases[0], unit, fingerprint, progress_dir=progress_dir)
 
 
 def build_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, unit: Unit, fingerprint: str,
@@ -146,7 +130,7 @@ def build_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, uni
             | "UnitSpread" >> beam.Reshuffle()
             | "UnitDocs" >> beam.FlatMap(iter_documents).with_output_types(Document)
         )
-    for name, transform in _stages_named(cfg, scratch, phase.stages):
+    for name, transform in curation_stages(cfg, scratch, names=phase.stages):
         stage = docs | steps.stage_step(name) >> transform
         results.append((name, stage))
         docs = stage.main
@@ -219,7 +203,7 @@ def write_json_atomic(doc: dict, path: str) -> None:
     FileSystems.rename([tmp], [path])
 
 
-def read_unit_file(out_dir: str, unit: Unit, phase: Optional[Phase] = None) -> Optional[dict]:
+def read_unit_file(out_dir: str, unit: Unit, phase: Phase) -> Optional[dict]:
     path = FileSystems.join(unit_dir(out_dir, unit, phase), UNIT_FILE)
     try:
         if not FileSystems.exists(path):

@@ -10,32 +10,13 @@ resumed run writes the same bytes as an uninterrupted one.
 """
 from __future__ import annotations
 
-import hashlib
-import json
-
 from apache_beam.io.filesystems import FileSystems
 
 from pilewright.schemas import layout
-from pilewright.schemas.config import RunConfig
 
 
 def work_dir(out_dir: str) -> str:
     return FileSystems.join(out_dir, layout.WORK)
-
-
-def input_manifest(cfg: RunConfig) -> list[dict]:
-    """Every input file: source, path, size and mtime, in a stable order."""
-    rows = []
-    for src in cfg.sources:
-        for pattern in src.paths:
-            for meta in FileSystems.match([pattern])[0].metadata_list:
-                rows.append({"source": src.name, "path": meta.path, "size": int(meta.size_in_bytes),
-                             "mtime": float(getattr(meta, "last_updated_in_seconds", 0.0) or 0.0)})
-    return sorted(rows, key=lambda r: (r["source"], r["path"]))
-
-
-def fingerprint(config_sha256: str, inputs: list[dict]) -> str:
-    return hashlib.sha256((config_sha256 + json.dumps(inputs, sort_keys=True)).encode()).hexdigest()
 
 
 def remove_work(out_dir: str) -> None:

@@ -1,7 +1,7 @@
 """The curation stages of one config, built from ``transforms.flow.FLOW`` (the one place stages register)."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import apache_beam as beam
 
@@ -14,18 +14,17 @@ def run_context(cfg: RunConfig, work_dir: Optional[str] = None) -> RunContext:
                       source_stages=cfg.source_stages())
 
 
-def curation_stages(cfg: RunConfig, work_dir: Optional[str] = None, part: str = "all") -> list[tuple[str, beam.PTransform]]:
+def curation_stages(cfg: RunConfig, work_dir: Optional[str] = None,
+                    names: Optional[Sequence[str]] = None) -> list[tuple[str, beam.PTransform]]:
     """``(name, PTransform)`` in flow order for every stage whose block exists and is enabled, or that a
-    source's profile enables.
+    source's profile enables; with ``names``, only those (the stages of one phase: nothing else is built).
 
-    ``work_dir``: the run's spill folder (``OUT/.work``). ``part``: ``all``; ``unit``, the stages before
-    the first corpus-wide one (``StageSpec.corpus``), which run per unit of input files; ``corpus``, the
-    rest."""
+    ``work_dir``: the phase's spill folder (under ``OUT/.work``)."""
     context = run_context(cfg, work_dir)
-    stages = enabled_stages(cfg.stages, context=context)
-    cut = next((i for i, s in enumerate(stages) if s.spec.corpus), len(stages))
-    chosen = {"all": stages, "unit": stages[:cut], "corpus": stages[cut:]}[part]
-    return [(stage.spec.name, stage.spec.build(stage.config, context)) for stage in chosen]
+    wanted = None if names is None else set(names)
+    return [(stage.spec.name, stage.spec.build(stage.config, context))
+            for stage in enabled_stages(cfg.stages, context=context)
+            if wanted is None or stage.spec.name in wanted]
 
 
 def curation_kinds(cfg: RunConfig) -> list[tuple[str, bool]]:
