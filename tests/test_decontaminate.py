@@ -266,3 +266,39 @@ def test_a_failing_document_is_a_dead_letter_and_nothing_is_lost(tmp_path, monke
                   res.errors | "CE" >> beam.combiners.Count.Globally())
                  | beam.Flatten() | beam.CombineGlobally(sum))
         assert_that(total, equal_to([len(docs)]), label="conservation")
+
+
+# ---- units of a phased job: their sections merge into what one pass over every document writes
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from pilewright.transforms.decontaminate import merge_stats  # noqa: E402
+from pilewright.transforms.decontaminate.stage import FOUND_IDS, AuditFn  # noqa: E402
+
+_SETS = ["gsm8k", "mmlu"]
+_SET_ROWS = [("set", ("gsm8k", 7, 6, 1)), ("set", ("mmlu", 9, 9, 0))]
+_found_row = st.tuples(st.sampled_from(_SETS), st.integers(0, 40).map(lambda i: f"doc{i:02d}"),
+                       st.lists(st.integers(0, 8).map(lambda i: f"item{i}"), min_size=1, max_size=3, unique=True))
+
+
+def _section(rows, carry):
+    fn = AuditFn(_SETS, carry_found=carry)
+    acc = fn.create_accumulator()
+    for row in _SET_ROWS + [("found", name, doc_id, tuple(items)) for name, doc_id, items in rows]:
+        acc = fn.add_input(acc, row)
+    (_, payload), = fn.extract_output(acc)
+    return payload
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_found_row, max_size=30, unique_by=lambda r: r[1]), st.lists(st.integers(0, 3), max_size=30))
+def test_units_sections_merge_to_the_whole_corpus_section(rows, cuts):
+    # the documents dealt to up to 4 units; every unit counts its own and carries its found items
+    units = [[] for _ in range(4)]
+    for i, row in enumerate(rows):
+        units[cuts[i] if i < len(cuts) else 0].append(row)
+    payloads = [_section(u, carry=True) for u in units if u] or [_section([], carry=True)]
+    merged = merge_stats("evaluation_sets", payloads)
+    assert json.loads(merged) == json.loads(_section(rows, carry=False))
+    assert FOUND_IDS not in merged
+    assert merge_stats("some_other_section", payloads) is None

@@ -62,7 +62,7 @@ def test_unit_fingerprint_changes_with_config_or_files():
 def test_phases_alternate_per_document_and_corpus_stages(corpus):
     phases, final = plan_phases(corpus.resolved)
     assert [(p.name, p.kind, p.stages) for p in phases] == [
-        ("curate", "unit", ("normalize", "langid", "quality")),
+        ("curate", "unit", ("normalize", "langid", "quality", "decontaminate")),
         ("decide1", "corpus", ("dedup", "span_dedup")),
         ("finish2", "unit", ("pii",)),
     ]
@@ -113,11 +113,15 @@ def _corpus(dest: Path, n: int, files: int = 4) -> Path:
         part = rows[k * per:(k + 1) * per]
         part.append({"id": "shared", "text": f"File {k} has its own text under a shared id. " + texts[-1 - k]})
         write_jsonl_gz(dest / f"part-{k}.jsonl.gz", part)
+    # evaluation items quoted by documents of different files: the units' decontaminate sections merge
+    write_jsonl_gz(dest / "evals.jsonl.gz", [{"id": f"q{i}", "question": texts[i][100:400]}
+                                             for i in sorted({5, n // 3, n // 3 + 1, 3 * n // 4})])
     cfg = {
         "run": {"output": "out", "seed": 3},
         "sources": [{"name": "web", "paths": ["part-*.jsonl.gz"], "format": "jsonl", "domain": "general"}],
         "stages": {"normalize": {}, "langid": {"languages": ["en"]},
                    "quality": {"rules": ["gopher_repetition", "gopher_quality"]},
+                   "decontaminate": {"sets": [{"name": "quiz", "paths": ["evals.jsonl.gz"], "fields": ["question"]}]},
                    "dedup": {}, "span_dedup": {}, "pii": {}},
         "tokenizer": {"train": {"vocab_size": 400, "sample_docs": 40}},
         "shards": {"tokens_per_shard": 20000},
@@ -159,6 +163,8 @@ def test_every_unit_size_and_process_count_gives_the_same_bytes(corpus, one_unit
     a = json.loads((one_unit[0] / "audit" / "audit.json").read_text())
     b = json.loads((out / "audit" / "audit.json").read_text())
     assert a["stages"] == b["stages"]
+    quiz = next(s for s in b["stages"] if s["name"] == "decontaminate")["stats"]["evaluation_sets"]["quiz"]
+    assert quiz["items_found"] == 4 and quiz["documents"] >= 4
 
 
 def test_an_id_two_units_share_is_made_unique_like_within_one(corpus, one_unit):

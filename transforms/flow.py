@@ -34,6 +34,10 @@ class RunContext:
     # source name -> {stage -> resolved config or None}, for the sources that name a profile
     # (``RunConfig.source_stages``); every other source uses the stage's own block
     source_stages: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # the stage runs once per unit of a phased job and its stats sections are merged afterwards by the
+    # family's ``merge_stats(section, payloads)``: a section that is not a tally carries what that merge
+    # needs (decontaminate: every evaluation item found), and the merge returns the section's final form
+    per_unit: bool = False
 
     def per_source(self, stage: str) -> dict[str, Any]:
         """source -> the config of ``stage`` for that source, for the sources whose profile sets one."""
@@ -44,9 +48,10 @@ class RunContext:
 class StageSpec:
     name: str
     module: str = ""  # defaults to pilewright.transforms.<name>
-    # decides across documents (or audits across them, as decontaminate's distinct evaluation items):
-    # this stage and every one after it run in the corpus phase over all units; the stages before the
-    # first such stage run per unit of input files (``pipeline.job.phases``)
+    # decides across documents: the stage runs in a corpus phase over every document; a run of stages
+    # without it runs per unit (``pipeline.job.phases``). An audit that counts across documents does not
+    # make a stage corpus-wide: its family's ``merge_stats`` merges the units' sections
+    # (``RunContext.per_unit``)
     corpus: bool = False
 
     @property
@@ -71,7 +76,8 @@ FLOW: tuple[StageSpec, ...] = (
     StageSpec("normalize"),
     StageSpec("langid"),
     StageSpec("quality"),
-    StageSpec("decontaminate", corpus=True),  # its audit counts distinct evaluation items corpus-wide
+    # per document; its audit's distinct evaluation items are merged across units by its ``merge_stats``
+    StageSpec("decontaminate"),
     StageSpec("dedup", corpus=True),  # after quality: fewer documents to compare
     StageSpec("span_dedup", corpus=True),  # after whole duplicates are gone
     StageSpec("pii"),  # last: redacts what the earlier stages kept

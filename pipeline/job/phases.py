@@ -1,12 +1,12 @@
 """The job's phases and the files that pass between them.
 
 The curation stages of ``transforms.flow`` fall into runs: per-document stages (run per **unit**) and
-corpus-wide ones (``StageSpec.corpus``: decontaminate, dedup, span_dedup). A run is:
+corpus-wide ones (``StageSpec.corpus``: dedup, span_dedup). A run is:
 
 1. **curate**, one Beam pipeline per unit of input files (``pipeline.job.units``): ingest and the first
-   run of per-document stages (extract, url_filter, normalize, langid, quality).
+   run of per-document stages (extract, url_filter, normalize, langid, quality, decontaminate).
 2. for each later run of stages, one phase: a corpus run is one pipeline over every document of the
-   phase before (``decide``: decontaminate, dedup, span_dedup); a per-document run (``finish``: pii) is
+   phase before (``decide``: dedup, span_dedup); a per-document run (``finish``: pii) is
    one pipeline per unit again, its units cut from the files the phase before wrote. The last run of
    corpus stages, when nothing per-document follows it, joins the final phase instead.
 3. the **final** phase, one pipeline: tokenizer, tokenize, mix, shards, manifest, side outputs, audit
@@ -130,7 +130,7 @@ def build_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, uni
             | "UnitSpread" >> beam.Reshuffle()
             | "UnitDocs" >> beam.FlatMap(iter_documents).with_output_types(Document)
         )
-    for name, transform in curation_stages(cfg, scratch, names=phase.stages):
+    for name, transform in curation_stages(cfg, scratch, names=phase.stages, per_unit=True):
         stage = docs | steps.stage_step(name) >> transform
         results.append((name, stage))
         docs = stage.main
@@ -143,11 +143,12 @@ def build_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, uni
     def refs(pc, kind):
         return (
             pc
-            | f"Spill[{kind}]" >> beam.ParDo(SpillDocumentsFn(FileSystems.join(where, kind)))
-            | f"Ref[{kind}]" >> beam.Map(lambda path, k=kind: ("file", (k, path)))
+            | f"Spill[{kind}]" >> beam.ParDo(SpillDocumentsFn(FileSystems.join(where, *kind.split("/"))))
+            | f"Ref[{kind}]" >> beam.Map(lambda path, k=kind.split("/")[0]: ("file", (k, path)))
         )
 
-    parts = [refs(docs, "docs"), refs(rejected, "rejected"), refs(errors, "errors")]
+    names = [name for name, _ in results]
+    parts = [refs(docs, "docs")] + _by_stage(rejected, "rejected", names, refs) + _by_stage(errors, "errors", names, refs)
     if places is not None:
         parts.append(refs(places, "places"))
     for stage, r in results:
@@ -157,7 +158,6 @@ def build_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, uni
         stats = stage_stats(stage, r)
         if stats is not None:
             parts.append(stats | f"Stats[{stage}]" >> beam.Map(lambda kv: ("stat", kv)))
-    names = [name for name, _ in results]
     (
         parts
         | "UnitRecords" >> beam.Flatten()
@@ -166,6 +166,21 @@ def build_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, uni
                                   fingerprint=fingerprint, stages=names, phase=phase.index)
     )
     return names
+
+
+OTHER_STAGE = "~other"  # a record from no stage of the unit (sorts after every stage name's position)
+
+
+def _by_stage(records, kind: str, names: Sequence[str], refs) -> list:
+    """``records`` (rejected or dead letters) spilled per stage, under ``<kind>/<stage>/``.
+
+    Why: the order in which a pipeline's stages hand their side outputs to one writer follows the runner's
+    scheduling and the stages' batch boundaries, which move with the unit's size; read back stage by stage
+    in flow order (``_side_refs``), the rows come out in the same order for every unit size and P."""
+    slots = list(names) + [OTHER_STAGE]
+    index = {name: i for i, name in enumerate(names)}
+    split = records | f"ByStage[{kind}]" >> beam.Partition(lambda r, n: index.get(r.stage, n - 1), len(slots))
+    return [refs(split[i], f"{kind}/{name}") for i, name in enumerate(slots)]
 
 
 def build_corpus_phase(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, earlier: Sequence[Sequence[dict]],
@@ -284,6 +299,18 @@ def _refs(infos: Sequence[dict], kind: str) -> list[tuple[int, int, str]]:
     return sorted((u.get("phase", 0), u["unit"], path) for u in infos for path in u["files"][kind])
 
 
+def _stage_of(path: str) -> str:
+    parts = path.rstrip("/").split("/")
+    return parts[-2] if len(parts) > 1 else OTHER_STAGE
+
+
+def _side_refs(infos: Sequence[dict], kind: str) -> list[tuple[int, int, str]]:
+    """The rejected or dead-letter files of every unit, stage by stage in flow order (phase, then the
+    stage's place in the phase), then by unit and path: the order the rows are written in (``_by_stage``)."""
+    order = {(u.get("phase", 0), name): i for u in infos for i, name in enumerate(u["stages"])}
+    return sorted(_refs(infos, kind), key=lambda r: (r[0], order.get((r[0], _stage_of(r[2])), len(order)), r[1:]))
+
+
 def _cross_unit_ids(p: beam.Pipeline, curate_infos: Sequence[dict], cfg: RunConfig):
     """(renames side input: (unit, id) -> final id, for ids two curate units share; (source, id, records)
     of every shared id)."""
@@ -297,8 +324,9 @@ def _cross_unit_ids(p: beam.Pipeline, curate_infos: Sequence[dict], cfg: RunConf
 
 
 def _records(p, infos, kind, record_type, id_field, renames, label=""):
+    refs = _refs(infos, kind) if kind == "docs" else _side_refs(infos, kind)
     return (
-        p | f"{label}Carried{kind}Files" >> beam.Create(_refs(infos, kind))
+        p | f"{label}Carried{kind}Files" >> beam.Create(refs)
         # a reshuffle of the file references spreads the reading over the workers
         | f"{label}Carried{kind}Spread" >> beam.Reshuffle()
         | f"{label}Carried{kind}" >> beam.FlatMap(_read_records, record_type=record_type, id_field=id_field,
@@ -404,6 +432,7 @@ def merge_unit_stats(units: Sequence[dict]) -> list[tuple[str, str, str]]:
             by_section.setdefault((stage, section), []).append(payload)
     out = []
     for (stage, section), payloads in sorted(by_section.items()):
-        merged = _family_merge(stage, section, payloads) if len(payloads) > 1 else None
+        # a family's merge runs for one unit too: it returns the section's final form (``RunContext.per_unit``)
+        merged = _family_merge(stage, section, payloads)
         out.append((stage, section, merged if merged is not None else merge_section(payloads)))
     return out

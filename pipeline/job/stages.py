@@ -9,18 +9,19 @@ from pilewright.schemas.config import RunConfig
 from pilewright.transforms.flow import RunContext, enabled_stages
 
 
-def run_context(cfg: RunConfig, work_dir: Optional[str] = None) -> RunContext:
+def run_context(cfg: RunConfig, work_dir: Optional[str] = None, per_unit: bool = False) -> RunContext:
     return RunContext(seed=cfg.run.seed, sources=tuple(cfg.sources), work_dir=work_dir,
-                      source_stages=cfg.source_stages())
+                      source_stages=cfg.source_stages(), per_unit=per_unit)
 
 
-def curation_stages(cfg: RunConfig, work_dir: Optional[str] = None,
-                    names: Optional[Sequence[str]] = None) -> list[tuple[str, beam.PTransform]]:
+def curation_stages(cfg: RunConfig, work_dir: Optional[str] = None, names: Optional[Sequence[str]] = None,
+                    per_unit: bool = False) -> list[tuple[str, beam.PTransform]]:
     """``(name, PTransform)`` in flow order for every stage whose block exists and is enabled, or that a
     source's profile enables; with ``names``, only those (the stages of one phase: nothing else is built).
 
-    ``work_dir``: the phase's spill folder (under ``OUT/.work``)."""
-    context = run_context(cfg, work_dir)
+    ``work_dir``: the phase's spill folder (under ``OUT/.work``); ``per_unit``: built for one unit of a
+    phase, its stats sections merged across units afterwards (``RunContext.per_unit``)."""
+    context = run_context(cfg, work_dir, per_unit)
     wanted = None if names is None else set(names)
     return [(stage.spec.name, stage.spec.build(stage.config, context))
             for stage in enabled_stages(cfg.stages, context=context)

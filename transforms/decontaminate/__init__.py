@@ -5,11 +5,18 @@ index), ``cut`` (GPT-3's span removal), ``stage`` (the DoFn, the audit combine a
 transform).
 """
 from pilewright.transforms.decontaminate.index import EvalIndex, EvalSetError
-from pilewright.transforms.decontaminate.stage import Decontaminate, check_eval_sets
+from pilewright.transforms.decontaminate.stage import SECTION, Decontaminate, check_eval_sets, merge_sections
+
 
 def build_stage(config, context):
     """The stage of the flow (``transforms.flow``) for this config block."""
-    return Decontaminate(config)
+    return Decontaminate(config, carry_found=context.per_unit)
 
 
-__all__ = ["build_stage", "Decontaminate", "EvalIndex", "EvalSetError", "check_eval_sets"]
+def merge_stats(section, payloads):
+    """The stage's audit section from its units' (``RunContext.per_unit``): distinct items found over
+    every unit, the units' own item lists dropped."""
+    return merge_sections(list(payloads)) if section == SECTION else None
+
+
+__all__ = ["build_stage", "merge_stats", "Decontaminate", "EvalIndex", "EvalSetError", "check_eval_sets"]
