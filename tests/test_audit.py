@@ -102,12 +102,12 @@ def test_other_shapes_are_not_guessed_into_histograms(payload):
 
 
 def test_a_known_section_in_another_shape_is_one_line(tmp_path):
-    from pilewright.pipeline.audit.summary import SummaryError, build_dedup
+    from pilewright.pipeline.audit.summary import SummaryError, build_sections
 
     audit = {"stages": [{"name": "dedup", "in": 2, "kept": 2, "rejected": 0, "errors": 0, "reasons": {},
                          "by_source": {}, "stats": {"duplicates": {"clusters": 3}}}]}
     with pytest.raises(SummaryError, match="stage 'dedup' stats section 'duplicates'.*n_clusters"):
-        build_dedup(audit, None)
+        build_sections(audit, None)
 
 
 def test_not_a_histogram_is_none():

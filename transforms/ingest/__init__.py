@@ -4,6 +4,7 @@ Files: ``read`` (per-format record readers for JSONL, Parquet and text: decompre
 byte salvage, dead letters with offsets), ``warc`` (WARC/WET records through FastWARC), ``stage`` (the
 ``ReadSources`` transform: glob expansion on the workers and the ingest ``StageResult``).
 """
+from pilewright.transforms.ingest.sections import AUDIT_SECTIONS
 from pilewright.transforms.ingest.stage import ReadSources
 
-__all__ = ["ReadSources"]
+__all__ = ["AUDIT_SECTIONS", "ReadSources"]
