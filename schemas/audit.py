@@ -185,3 +185,8 @@ class AuditSection:
     log_y: bool = False  # histogram: counts on a log scale (a few huge bins beside many small ones)
     limit: int = 10  # top_k: rows shown
     shown: bool = True  # False: another view of the audit shows it already (the manifest's mix)
+
+    def __post_init__(self) -> None:
+        # a misspelt kind would otherwise surface only when an audit holding the section is read
+        if self.kind not in KIND_MODELS:
+            raise ValueError(f"audit section {self.title!r}: kind {self.kind!r} is not one of {', '.join(KIND_MODELS)}")

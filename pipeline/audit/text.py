@@ -55,7 +55,7 @@ def section_text(v: SectionView) -> Optional[str]:
         pairs = [f"{_short(e)}: {c:,}" for e, c in zip(v.hist.edges, v.hist.counts) if c][:6]
         return ", ".join(pairs) or "none"
     if v.kind == "top_k":
-        return f"{len(v.rows or []):,} rows" + (f", first {_row(v.rows[0])}" if v.rows else "")
+        return f"top {len(v.rows):,}, first: {_row(v.rows[0])}" if v.rows else "none"
     if isinstance(v.payload, dict):
         return _row(v.payload)
     return str(v.payload)[:100]

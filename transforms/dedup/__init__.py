@@ -4,6 +4,7 @@ Files: ``stage`` (the ``Dedup`` transform: keys, grouping, decisions joined back
 content hashes), ``minhash`` (shingles and MinHash signatures through datasketch), ``lsh`` (band keys),
 ``components`` (connected components of candidate pairs: which copy survives), ``stats`` (the audit
 sections: cluster sizes and samples).
+``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
 """
 from pilewright.transforms.dedup.sections import AUDIT_SECTIONS
 from pilewright.transforms.dedup.stage import Dedup

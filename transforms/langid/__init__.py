@@ -2,6 +2,7 @@
 
 Files: ``stage`` (model loading once per worker, the prediction, the second detector and the ``LangId``
 transform). The lid.176 model file ships in ``transforms/models``; lingua's models ship in its wheel.
+``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
 """
 from pilewright.transforms.langid.sections import AUDIT_SECTIONS
 from pilewright.transforms.langid.stage import LangId, model_labels

@@ -5,6 +5,7 @@ Files: ``stage`` (the ``RedactPII`` stage and ``RedactRecords`` for rejected rec
 ``recognizers`` (the pattern recognizers and their context rules), ``embedded`` (PII inside URLs,
 headers, bounce addresses), ``scan`` (finding and sorting results into found / deliberately left),
 ``actions`` (replace, mask or hash a found value).
+``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
 """
 from pilewright.transforms.pii.sections import AUDIT_SECTIONS
 from pilewright.transforms.pii.stage import RedactPII, RedactRecords
