@@ -3,11 +3,14 @@ launcher learns after the job). ``pipeline.job.audit_counts`` dumps the first, `
 second; ``pipeline.audit`` validates both when it reads them.
 
 Per-stage ``stats`` sections are each stage's own small aggregates (histograms, top-k, samples), keyed by
-section name; their shapes belong to the stage that writes them.
+section name; their shapes belong to the stage that writes them. A family says how each reads with
+``AUDIT_SECTIONS`` (section name -> ``AuditSection``) in its package: the summary, the report and
+``--verify`` go by the section's kind, never by the stage's name.
 """
 from __future__ import annotations
 
-from typing import Any, Optional
+from dataclasses import dataclass
+from typing import Any, Callable, Literal, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, RootModel
 
@@ -81,7 +84,7 @@ class RunFacts(_Model):
         return doc
 
 
-# ---- the stats sections the audit views read by name (every other section is shown as the stage wrote it)
+# ---- the stats sections of the stage families, with their models
 
 DEDUP_DUPLICATES = "duplicates"
 DEDUP_CLUSTER_SIZES = "cluster_sizes"
@@ -118,5 +121,72 @@ class PiiEntitiesSection(_Model):
     total: PiiEntityCounts
 
 
+class LargestClusters(RootModel[list[LargestCluster]]):
+    """The largest duplicate clusters, the largest first."""
+
+
 class LanguageCounts(RootModel[dict[str, int]]):
     """Documents per language label, over every document the langid stage classified."""
+
+
+# ---- section kinds: the shapes the audit renders and checks --------------------------------------------
+
+SectionKind = Literal["counts", "histogram", "top_k", "table"]
+
+
+class CountsSection(RootModel[dict[str, float]]):
+    """``counts``: label -> number, in the order to show (a tally, a few named totals)."""
+
+
+class TopKSection(RootModel[list[dict[str, Any]]]):
+    """``top_k``: the first rows of a ranking, one object each (the largest first)."""
+
+
+def _histogram_problem(payload: Any) -> Optional[str]:
+    n_e, n_c = len(payload["edges"]), len(payload["counts"])
+    if (n_e, n_c) != (0, 0) and n_e != n_c + 1:
+        return f"{n_e} edges for {n_c} bins (edges bound every bin: one more than counts)"
+    return None
+
+
+# the model of each kind's shape; ``table`` is any JSON (shown as the stage wrote it)
+KIND_MODELS: dict[str, Optional[type[BaseModel]]] = {
+    "counts": CountsSection,
+    "histogram": HistogramSection,
+    "top_k": TopKSection,
+    "table": None,
+}
+# checks a model cannot say (a histogram's edges bound its bins), on a payload the kind's model accepted
+KIND_CHECKS: dict[str, Callable[[Any], Optional[str]]] = {"histogram": _histogram_problem}
+
+
+@dataclass(frozen=True)
+class AuditSection:
+    """How one stats section of a family reads in the audit.
+
+    ``kind`` picks the rendering (text line, plot, table) and the shape ``--verify`` checks; ``model`` (when
+    given) is the shape the stage writes, checked first; ``view(payload, source)`` turns that payload into the
+    kind's shape, for every source (``source`` None) or narrowed to one, and returns None when there is
+    nothing to show. Without a ``view`` the payload is already in the kind's shape and, holding no per-source
+    numbers, is shown only for all sources.
+    """
+
+    kind: SectionKind
+    title: str
+    model: Optional[type[BaseModel]] = None
+    view: Optional[Callable[[Any, Optional[str]], Any]] = None
+    headline: bool = False  # one line in the terminal summary besides the report
+    label: str = ""  # that line's first column; the stage's name when empty
+    # a few example values (ids) the counts stand for, for every source or one: shown as "(e.g. a, b)"
+    examples: Optional[Callable[[Any, Optional[str]], list[str]]] = None
+    unit: str = ""  # what a count or a histogram's bins count
+    share: bool = False  # counts: print each one's share of their sum
+    categorical: bool = False  # histogram: one bar per value (edges[i] is the value of counts[i])
+    log_y: bool = False  # histogram: counts on a log scale (a few huge bins beside many small ones)
+    limit: int = 10  # top_k: rows shown
+    shown: bool = True  # False: another view of the audit shows it already (the manifest's mix)
+
+    def __post_init__(self) -> None:
+        # a misspelt kind would otherwise surface only when an audit holding the section is read
+        if self.kind not in KIND_MODELS:
+            raise ValueError(f"audit section {self.title!r}: kind {self.kind!r} is not one of {', '.join(KIND_MODELS)}")

@@ -102,12 +102,12 @@ def test_other_shapes_are_not_guessed_into_histograms(payload):
 
 
 def test_a_known_section_in_another_shape_is_one_line(tmp_path):
-    from pilewright.pipeline.audit.summary import SummaryError, build_dedup
+    from pilewright.pipeline.audit.summary import SummaryError, build_sections
 
     audit = {"stages": [{"name": "dedup", "in": 2, "kept": 2, "rejected": 0, "errors": 0, "reasons": {},
                          "by_source": {}, "stats": {"duplicates": {"clusters": 3}}}]}
     with pytest.raises(SummaryError, match="stage 'dedup' stats section 'duplicates'.*n_clusters"):
-        build_dedup(audit, None)
+        build_sections(audit, None)
 
 
 def test_not_a_histogram_is_none():
@@ -288,3 +288,52 @@ def test_progress_does_not_change_the_outputs():
     a2 = json.loads((quiet.out / "audit" / "audit.json").read_text())
     for k in ("stages", DROPPED_SAMPLES_SECTION, DEAD_LETTER_SAMPLES_SECTION, "curated"):
         assert a1[k] == a2[k]
+
+
+# ---- stage sections by kind -----------------------------------------------------------------------------
+
+
+def _stage_with(name: str, stats: dict) -> dict:
+    return {"name": name, "in": 1, "kept": 1, "rejected": 0, "errors": 0, "reasons": {},
+            "by_source": {"web": {"in": 1, "kept": 1, "rejected": 0, "errors": 0}}, "stats": stats}
+
+
+def test_verify_checks_declared_sections_by_kind_and_leaves_undeclared_ones():
+    from pilewright.pipeline.audit.sections import section_problems
+
+    good = {"stages": [_stage_with("langid", {"languages": {"en": 3}}),
+                       _stage_with("dedup", {"cluster_sizes": {"edges": [2, 3, 4], "counts": [1, 1]},
+                                             "anything": [1, "two"]})]}
+    assert section_problems(good) == []
+    bad = {"stages": [_stage_with("langid", {"languages": {"en": "three"}}),
+                      _stage_with("dedup", {"cluster_sizes": {"edges": [2, 3], "counts": [1, 1]}})]}
+    problems = section_problems(bad)
+    assert len(problems) == 2
+    assert "stage langid" in problems[0] and "'languages' (counts)" in problems[0]
+    assert "stage dedup" in problems[1] and "'cluster_sizes' (histogram)" in problems[1] and "2 edges for 2 bins" in problems[1]
+
+
+def test_a_section_of_an_unknown_kind_is_refused_where_it_is_declared():
+    from pilewright.schemas.audit import AuditSection
+
+    with pytest.raises(ValueError, match="kind 'count' is not one of counts, histogram, top_k, table"):
+        AuditSection("count", "documents")
+
+
+def test_headline_sections_are_one_line_each_written_by_kind():
+    from pilewright.pipeline.audit.sections import build_sections
+    from pilewright.pipeline.audit.text import section_text
+
+    audit = {"stages": [_stage_with("langid", {"languages": {"de": 1, "en": 3}}),
+                        _stage_with("dedup", {"duplicates": {"n_clusters": 2, "docs_in_clusters": 5},
+                                              "cluster_sizes": {"edges": [2, 3, 4], "counts": [1, 1]},
+                                              "largest_clusters": [{"kept_id": "a", "size": 3, "sample_ids": []}]})]}
+    views = build_sections(audit)
+    assert [(v.stage, v.name, v.kind) for v in views] == [
+        ("langid", "languages", "counts"), ("dedup", "duplicates", "counts"),
+        ("dedup", "cluster_sizes", "histogram"), ("dedup", "largest_clusters", "top_k")]
+    texts = [section_text(v) for v in views]
+    assert texts[0] == "en 3 (75.0%) \u00b7 de 1 (25.0%)"
+    assert texts[1] == "clusters 2 \u00b7 documents in clusters 5"
+    assert texts[2] == "2: 1, 3: 1"
+    assert texts[3] == "top 1, first: kept_id a \u00b7 size 3"

@@ -159,8 +159,8 @@ def test_duplicate_ids_keep_every_distinct_text_and_are_reported(mixed):
     assert verify_run(str(mixed["out"])).ok
     code, summary, _ = cli("audit", str(mixed["out"]))
     assert code == 0
-    assert "INPUT       3 duplicate ids over 6 records made unique (e.g. web/w, web/x, web/y)" in summary
-    assert "2 records repaired (2 characters -> U+FFFD)" in summary
+    assert "INPUT       duplicate ids made unique: ids 3 \u00b7 records 6 (e.g. web/w, web/x, web/y)" in summary
+    assert "INPUT       text repaired: records 2 \u00b7 characters -> U+FFFD 2" in summary
 
 
 def test_verify_catches_a_duplicated_doc_id(mixed, tmp_path):

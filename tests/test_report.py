@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from pilewright.pipeline.audit.summary import build_summary, SideOutputs
+from pilewright.pipeline.audit.summary import build_summary, render_text, SideOutputs
 from pilewright.pipeline.cli.main import main
 from pilewright.pipeline.audit.report import render_report
 
 from test_audit_fixtures import sample_run, tiny_run
 
 CHROMIUM = Path("/usr/bin/chromium")
-SECTIONS = ("funnel", "sources", "reasons", "samples", "dead-letters", "dedup", "pii", "languages", "quality",
-            "lengths", "mix", "shards", "telemetry")
+SECTIONS = ("funnel", "sources", "reasons", "samples", "dead-letters", "pii", "languages", "quality",
+            "lengths", "mix", "shards", "stage-langid", "stage-dedup", "stage-pii", "telemetry")
 
 
 class _Page(HTMLParser):
@@ -159,7 +159,10 @@ def _synthetic_audit() -> tuple[dict, dict]:
                 "total": {"documents_with_pii": 9, "entities": {"EMAIL_ADDRESS": 12, "PHONE_NUMBER": 3}}},
                 "recognizers": {"spacy_ner": {"available": False}, "recognizers": ["EmailRecognizer"]}}),
         ],
-        "curated": {"docs": {"web": 80}, "languages": {"total": {"en": 78, "de": 2}, "by_source": {"web": {"en": 78, "de": 2}}},
+        "curated": {"docs": {"web": 80},
+                    "pii": {"entities": {"EMAIL_ADDRESS": 11}, "by_source": {"web": {"EMAIL_ADDRESS": 11}},
+                            "docs_with_pii": {"web": 8}},
+                    "languages": {"total": {"en": 78, "de": 2}, "by_source": {"web": {"en": 78, "de": 2}}},
                     "lang_score": {"edges": [i / 20 for i in range(21)], "counts": [0] * 18 + [10, 70]},
                     "quality_sample": {"docs": 80, "signals": {"gopher:word_count": {
                         "count": 80, "min": 50.0, "p10": 80.0, "p50": 400.0, "p90": 2000.0, "max": 9000.0,
@@ -179,27 +182,44 @@ def _synthetic_audit() -> tuple[dict, dict]:
     return audit, manifest
 
 
-def test_dedicated_views_and_unknown_stats_render():
+def test_stage_sections_render_by_the_kind_their_family_declares():
     audit, manifest = _synthetic_audit()
     s = build_summary("/tmp/x", audit, manifest, SideOutputs())
-    assert s.dedup.removed == 10 and s.dedup.removed_by_reason == {"dedup:near": 7, "dedup:exact": 3}
-    assert s.dedup.cluster_sizes.counts == [5, 1, 0, 0, 0, 1] and s.dedup.clusters == 7
-    assert s.dedup.largest[0]["size"] == 17 and "removed_per_source" in s.dedup.sections
-    assert s.pii.entities == {"EMAIL_ADDRESS": 12, "PHONE_NUMBER": 3} and s.pii.docs_with_pii == 9
+    views = {(v.stage, v.name): v for v in s.sections}
+    # dedup declares counts, a histogram and a top-k; pii counts and tables; quality declares nothing (a table)
+    assert views["dedup", "duplicates"].kind == "counts"
+    assert views["dedup", "duplicates"].counts == {"clusters": 7, "documents in clusters": 30}
+    assert views["dedup", "cluster_sizes"].kind == "histogram"
+    assert views["dedup", "cluster_sizes"].hist.counts == [5, 1, 0, 0, 0, 1]
+    assert views["dedup", "largest_clusters"].kind == "top_k" and views["dedup", "largest_clusters"].rows[0]["size"] == 17
+    assert views["dedup", "removed_per_source"].kind == "table"
+    assert views["pii", "entities_by_source"].counts == {"EMAIL_ADDRESS": 12, "PHONE_NUMBER": 3}
+    assert views["quality", "signals_used"].kind == "table"
+    assert [k for k in views if k[0] == "dedup"][:3] == [("dedup", "duplicates"), ("dedup", "cluster_sizes"),
+                                                       ("dedup", "largest_clusters")]  # declared order
+    assert s.redacted.entities == {"EMAIL_ADDRESS": 11} and s.redacted.docs_with_pii == 8
     assert s.languages == {"en": 78, "de": 2}
     assert s.mix[0].target_tokens == 1200 and s.mix_shortfall == ["general is short by 200 tokens"]
-    assert s.other_stats == {"quality": {"signals_used": {"c4": 3, "gopher": 9}}}
+    # narrowed to a source: only sections a family's view narrows
+    narrowed = build_summary("/tmp/x", audit, manifest, SideOutputs(), source="web")
+    assert [(v.stage, v.name) for v in narrowed.sections] == [("pii", "entities_by_source")]
     html = render_report(s)
     page = _parse(html)
-    assert {"dedup-clusters", "pii", "languages", "lang-score", "quality", "mix", "reasons"} <= set(page.figures)
+    assert {"stat-dedup-cluster-sizes", "stat-dedup-duplicates", "stat-pii-entities-by-source", "redacted",
+            "languages", "lang-score", "quality", "mix", "reasons"} <= set(page.figures)
     assert "Sections that could not be drawn" not in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "signals_used" in _section(html, "other") and "largest" not in _section(html, "other")
-    assert ">12<" in _section(html, "pii") and "general is short by 200 tokens" in html
-    assert "EmailRecognizer" in _section(html, "pii")
-    dedup = _section(html, "dedup")
-    assert "7 clusters of two or more documents" in dedup and "web/1" in dedup and "removed_per_source" in dedup
-    assert ">17-32<" in dedup and "17-32" in _figure(html, "dedup-clusters")
+    assert "signals_used" in _section(html, "stage-quality")
+    assert ">11<" in _section(html, "pii") and "general is short by 200 tokens" in html
+    pii = _section(html, "stage-pii")
+    assert "EmailRecognizer" in pii and ">12<" in pii
+    dedup = _section(html, "stage-dedup")
+    assert "documents in clusters" in dedup and "web/1" in dedup and "removed_per_source" in dedup
+    assert ">17-32<" in dedup and "17-32" in _figure(html, "stat-dedup-cluster-sizes")
+    text = "\n".join(render_text(s))
+    assert "DEDUP       duplicate clusters: clusters 7 \u00b7 documents in clusters 30" in text
+    assert "DEDUP       clusters by size: 2: 5, 3: 1, 17: 1" in text
+    assert "PII         EMAIL_ADDRESS 11 in 8 docs" in text
 
 
 def test_audit_html_rewrites_the_report_with_verification(sample, tmp_path):

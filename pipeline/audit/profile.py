@@ -31,6 +31,7 @@ LANG_SCORE_BINS = 20
 DROPPED_SAMPLES_SECTION = "dropped_samples"
 DEAD_LETTER_SAMPLES_SECTION = "dead_letter_samples"
 CURATED_SECTION = "curated"
+CURATED_REDACTIONS = "pii"  # the key of the curated documents' redactions (Document.pii_counts)
 
 
 def _order(seed: int, doc_id: str) -> int:
@@ -193,7 +194,7 @@ def assemble_profile(rows: Sequence[tuple[LabelKey, int]], quality_sample: Seque
                 hist[int(b)] += n
         out["lang_score"] = {"edges": [i / LANG_SCORE_BINS for i in range(LANG_SCORE_BINS + 1)], "counts": hist}
     if table.get("pii") or table.get("pii_docs"):
-        out["pii"] = {
+        out[CURATED_REDACTIONS] = {
             "entities": totals("pii"),
             "by_source": by_source("pii"),
             "docs_with_pii": {s: v.get("", 0) for s, v in by_source("pii_docs").items()},

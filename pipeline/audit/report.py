@@ -18,14 +18,9 @@ import jinja2
 from markupsafe import Markup
 
 from pilewright.pipeline.audit.atomic import write_atomic
-from pilewright.pipeline.audit.summary import (
-    REPORT_PATH,
-    Histogram,
-    Summary,
-    out_path,
-    as_histogram,
-    load_summary,
-)
+from pilewright.pipeline.audit.reading import REPORT_PATH, out_path
+from pilewright.pipeline.audit.sections import Histogram, SectionView
+from pilewright.pipeline.audit.views import Summary, load_summary
 
 # one palette for every plot: kept, rejected, errors, then series colours
 KEPT, REJECTED, ERRORS = "#2f7d4f", "#d08c2c", "#b8323b"
@@ -364,18 +359,26 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
 
 
-def other_sections(s: Summary, problems: list[str]) -> list[dict]:
-    out = []
-    for stage, sections in s.other_stats.items():
-        for section, payload in sections.items():
-            name = f"stat-{_slug(stage)}-{_slug(section)}"
-            hist = as_histogram(payload)
-            plot = None
-            if hist is not None and len(hist.counts) > 1:
-                plot = _safe(lambda h=hist, n=name: plot_histogram(n, f"{stage}: {section}", h, section),
-                             name, problems)
-            out.append({"stage": stage, "section": section, "id": name, "plot": plot, "payload": payload})
-    return out
+def section_plot(v: SectionView, name: str) -> Optional[Plot]:
+    """The plot of one stage section, by its kind: bars for counts, the histogram for a histogram; top-k
+    and table sections are tables only."""
+    title = f"{v.stage}: {v.title}"
+    if v.kind == "counts" and v.counts:
+        return _bars(name, title, list(v.counts.items())[:20], v.unit or "count")
+    if v.kind == "histogram" and v.hist is not None and len(v.hist.counts) > 1:
+        return plot_histogram(name, title, v.hist, v.unit or v.name, log_y=v.log_y)
+    return None
+
+
+def stage_sections(s: Summary, problems: list[str]) -> list[dict]:
+    """The stages' own sections grouped by stage, in flow order, each with its plot (when its kind has one)."""
+    groups: dict[str, dict] = {}
+    for v in s.sections:
+        group = groups.setdefault(v.stage, {"stage": v.stage, "id": f"stage-{_slug(v.stage)}", "sections": []})
+        name = f"stat-{_slug(v.stage)}-{_slug(v.name)}"
+        plot = _safe(lambda v=v, n=name: section_plot(v, n), name, problems)
+        group["sections"].append({"view": v, "id": name, "plot": plot})
+    return list(groups.values())
 
 
 def _env() -> jinja2.Environment:
@@ -409,26 +412,21 @@ def render_report(s: Summary, verify: Optional[Any] = None) -> str:
         ("shards", lambda: plot_shards(s)),
         ("languages", lambda: _bars("languages", "Languages of the curated documents",
                                     list(s.languages.items())[:20], "documents") if s.languages else None),
-        ("languages-at-langid", lambda: _bars("languages-at-langid", "Languages of every document the langid stage saw",
-                                              list(s.languages_at_langid.items())[:20], "documents")
-            if s.languages_at_langid else None),
         ("lang-score", lambda: plot_histogram("lang-score", "Language-ID score of the curated documents",
                                               s.lang_score, "score") if s.lang_score else None),
-        ("pii", lambda: _bars("pii", "PII redacted, by entity", list(s.pii.entities.items()), "redactions",
-                              color=SERIES[3]) if s.pii and s.pii.entities else None),
-        ("dedup-clusters", lambda: plot_histogram("dedup-clusters", "Duplicate clusters by size",
-                                                  s.dedup.cluster_sizes, "documents per cluster", log_y=True)
-            if s.dedup and s.dedup.cluster_sizes else None),
+        ("redacted", lambda: _bars("redacted", "PII redacted in the curated documents, by entity",
+                                   list(s.redacted.entities.items()), "redactions", color=SERIES[3])
+            if s.redacted and s.redacted.entities else None),
     ):
         plot = _safe(build, name, problems)
         if plot is not None:
             plots[name] = plot
-    others = other_sections(s, problems)
+    stages = stage_sections(s, problems)
     kept_by = _kept_by_stage_and_source(s)
     return _env().get_template("report.html.j2").render(
         s=s,
         plots=plots,
-        others=others,
+        stages=stages,
         problems=problems,
         verify=verify,
         kept_by=kept_by,
@@ -436,6 +434,7 @@ def render_report(s: Summary, verify: Optional[Any] = None) -> str:
         fmt=_fmt,
         table_of=_table_of,
         hist_rows=hist_rows,
+        fmt_count=lambda n: f"{int(n):,}" if float(n).is_integer() else f"{n:.4g}",
     )
 
 
@@ -443,7 +442,7 @@ def fallback_page(s: Summary, error: BaseException) -> str:
     """A plain page with the text summary, when the full report could not be rendered."""
     from markupsafe import escape
 
-    from pilewright.pipeline.audit.summary import render_text
+    from pilewright.pipeline.audit.text import render_text
 
     text = escape("\n".join(render_text(s)))
     err = escape(f"{type(error).__name__}: {error}")

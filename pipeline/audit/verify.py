@@ -29,7 +29,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
-from pilewright.pipeline.audit.summary import AUDIT_PATH, MANIFEST_PATH, out_path, read_json, schema_problem
+from pilewright.pipeline.audit.reading import AUDIT_PATH, MANIFEST_PATH, out_path, read_json, schema_problem
+from pilewright.pipeline.audit.sections import section_problems
+from pilewright.pipeline.audit.views import token_stage
 from pilewright.schemas.audit import Audit
 from pilewright.schemas.manifest import Manifest
 
@@ -365,7 +367,7 @@ def verify_side_outputs(out_dir: str, audit: dict, manifest: dict, result: Verif
                 if counted.get(st["name"], 0) != int(st[key]):
                     result.add(f"{folder}/: {counted.get(st['name'], 0):,} {what} of stage {st['name']} on disk, "
                                f"the audit counted {st[key]:,}")
-    tokenize = next((st for st in stages if st["name"] == "tokenize"), None)
+    tokenize = token_stage(audit)
     if tokenize is None:
         return
     docs = _column_counts(out_dir, "documents", "source")
@@ -469,6 +471,8 @@ def verify_run(out_dir: str) -> VerifyResult:
     if problem is not None:
         result.add(f"{AUDIT_PATH}: does not match the audit schema: {problem}")
     verify_funnel(audit, result)
+    for problem in section_problems(audit):
+        result.add(problem)
     verify_side_outputs(out_dir, audit, manifest, result)
     verify_unique_ids(out_dir, manifest, result)
     return result

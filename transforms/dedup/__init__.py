@@ -4,7 +4,9 @@ Files: ``stage`` (the ``Dedup`` transform: keys, grouping, decisions joined back
 content hashes), ``minhash`` (shingles and MinHash signatures through datasketch), ``lsh`` (band keys),
 ``components`` (connected components of candidate pairs: which copy survives), ``stats`` (the audit
 sections: cluster sizes and samples).
+``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
 """
+from pilewright.transforms.dedup.sections import AUDIT_SECTIONS
 from pilewright.transforms.dedup.stage import Dedup
 
 def _area(work_dir, name):
@@ -18,4 +20,4 @@ def build_stage(config, context):
     return Dedup(config, seed=context.seed, work_dir=_area(context.work_dir, "dedup"))
 
 
-__all__ = ["build_stage", "Dedup"]
+__all__ = ["AUDIT_SECTIONS", "build_stage", "Dedup"]

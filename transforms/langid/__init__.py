@@ -2,7 +2,9 @@
 
 Files: ``stage`` (model loading once per worker, the prediction, the second detector and the ``LangId``
 transform). The lid.176 model file ships in ``transforms/models``; lingua's models ship in its wheel.
+``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
 """
+from pilewright.transforms.langid.sections import AUDIT_SECTIONS
 from pilewright.transforms.langid.stage import LangId, model_labels
 
 def build_stage(config, context):
@@ -10,4 +12,4 @@ def build_stage(config, context):
     return LangId(config, per_source=context.per_source("langid"))
 
 
-__all__ = ["build_stage", "LangId", "model_labels"]
+__all__ = ["AUDIT_SECTIONS", "build_stage", "LangId", "model_labels"]

@@ -5,7 +5,9 @@ Files: ``stage`` (the ``RedactPII`` stage and ``RedactRecords`` for rejected rec
 ``recognizers`` (the pattern recognizers and their context rules), ``embedded`` (PII inside URLs,
 headers, bounce addresses), ``scan`` (finding and sorting results into found / deliberately left),
 ``actions`` (replace, mask or hash a found value).
+``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
 """
+from pilewright.transforms.pii.sections import AUDIT_SECTIONS
 from pilewright.transforms.pii.stage import RedactPII, RedactRecords
 
 def build_stage(config, context):
@@ -25,4 +27,4 @@ def merge_stats(section, payloads):
     return payloads[0] if section == "recognizers" else None
 
 
-__all__ = ["build_stage", "side_output_hook", "merge_stats", "RedactPII", "RedactRecords"]
+__all__ = ["AUDIT_SECTIONS", "build_stage", "side_output_hook", "merge_stats", "RedactPII", "RedactRecords"]
