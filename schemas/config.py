@@ -22,29 +22,7 @@ from pilewright.schemas.stages.quality import LangIdConfig, NormalizeConfig, Qua
 from pilewright.schemas.stages.span_dedup import SpanDedupConfig
 from pilewright.schemas.profiles import SHIPPED_PROFILES, check_profile, resolve_source_stages
 
-# Stage blocks DESIGN.md names that this version does not build yet. A user file may carry them with
-# `enabled: false`; enabling one is a clear error instead of a silent no-op. A stage leaves this set the
-# day its config model is added to StagesConfig.
-NOT_YET_BUILT_STAGES: frozenset[str] = frozenset()
-NOT_YET_BUILT_TOP_LEVEL: frozenset[str] = frozenset()
-
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def _drop_disabled_unbuilt(data: object, unbuilt: frozenset[str], where: str) -> object:
-    if not isinstance(data, dict):
-        return data
-    out = {}
-    for key, value in data.items():
-        if key in unbuilt:
-            if isinstance(value, dict) and value.get("enabled", True) is False:
-                continue
-            raise ValueError(
-                f"{where}{key}: this stage is not built in this version of pilewright; "
-                f"remove the block or set `enabled: false`"
-            )
-        out[key] = value
-    return out
 
 
 def _empty_blocks(data: object, fields) -> object:
@@ -166,8 +144,8 @@ class StagesConfig(Frozen):
 
     @model_validator(mode="before")
     @classmethod
-    def _unbuilt(cls, data: object) -> object:
-        return _drop_disabled_unbuilt(_empty_blocks(data, cls.model_fields), NOT_YET_BUILT_STAGES, "stages.")
+    def _empty(cls, data: object) -> object:
+        return _empty_blocks(data, cls.model_fields)
 
 
 SAMPLE_BYTES_DEFAULT = 512 << 20
@@ -259,9 +237,9 @@ class RunConfig(Frozen):
 
     @model_validator(mode="before")
     @classmethod
-    def _unbuilt(cls, data: object) -> object:
+    def _empty(cls, data: object) -> object:
         blocks = {k: f for k, f in cls.model_fields.items() if k not in ("sources", "profiles")}
-        return _drop_disabled_unbuilt(_empty_blocks(data, blocks), NOT_YET_BUILT_TOP_LEVEL, "")
+        return _empty_blocks(data, blocks)
 
     @model_serializer(mode="wrap")
     def _omit_unset_blocks(self, handler):

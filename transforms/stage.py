@@ -58,6 +58,16 @@ def distribution(stage: str, name: str, value: int) -> None:
     Metrics.distribution(METRICS_NAMESPACE, f"{stage}/{name}").update(int(value))
 
 
+def scope_of(doc: Document, scope: str) -> str:
+    """The part of the corpus a cross-document stage compares ``doc`` within (dedup and span_dedup's
+    ``scope``): documents are only duplicates of documents with the same scope key."""
+    if scope == "per_source":
+        return f"source:{doc.source}"
+    if scope == "per_domain":
+        return f"domain:{doc.domain}"
+    return ""
+
+
 def snippet(text: str, n: int = SNIPPET_CHARS) -> str:
     return text[:n]
 

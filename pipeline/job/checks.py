@@ -11,9 +11,6 @@ from typing import Optional
 from pilewright.pipeline.job.config import ConfigError
 from pilewright.schemas.config import RunConfig, SourceConfig
 
-# enough bytes to hold a first record of any sane size, without reading a whole file
-FIRST_RECORD_BYTES = 1 << 20
-
 
 def check_languages(cfg: RunConfig) -> None:
     """``langid.languages`` must be labels the language model can give."""

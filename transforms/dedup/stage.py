@@ -25,7 +25,7 @@ from pilewright.schemas.stages.dedup import DedupConfig
 from pilewright.schemas.records import DeadLetter, Document
 from pilewright.transforms.hashing import stable_hash64
 from pilewright.transforms.spill import DecisionsByFile, SpillDocumentsFn, iter_documents
-from pilewright.transforms.stage import count, reject, to_dead_letter, typed_stage_result
+from pilewright.transforms.stage import count, reject, scope_of, to_dead_letter, typed_stage_result
 from pilewright.transforms.dedup.components import ConnectedComponents
 from pilewright.transforms.dedup.exact import exact_key, keep_rank
 from pilewright.transforms.dedup.lsh import (
@@ -44,14 +44,6 @@ STAGE = "dedup"
 # decision kinds, in precedence order when a document gets more than one
 EXACT, NEAR, KEPT = 0, 1, 2
 Decision = Tuple[int, str, int, Tuple[str, ...]]  # (kind, kept id, weight, sample ids)
-
-
-def scope_of(doc: Document, scope: str) -> str:
-    if scope == "per_source":
-        return f"source:{doc.source}"
-    if scope == "per_domain":
-        return f"domain:{doc.domain}"
-    return ""
 
 
 class _SignFn(beam.DoFn):

@@ -21,20 +21,12 @@ import apache_beam as beam
 from pilewright.schemas.records import DeadLetter, Document
 from pilewright.schemas.stages.span_dedup import SpanDedupConfig
 from pilewright.transforms.hashing import seeded_unit
-from pilewright.transforms.stage import count, reject, to_dead_letter, typed_stage_result
+from pilewright.transforms.stage import count, reject, scope_of, to_dead_letter, typed_stage_result
 from pilewright.transforms.span_dedup.spans import remove_units, spans
 from pilewright.transforms.spill import DecisionsByFile, SpillDocumentsFn, iter_documents
 
 STAGE = "span_dedup"
 TOP_SPANS = 10
-
-
-def scope_of(doc: Document, scope: str) -> str:
-    if scope == "per_source":
-        return f"source:{doc.source}"
-    if scope == "per_domain":
-        return f"domain:{doc.domain}"
-    return ""
 
 
 def order_key(seed: int, doc_id: str) -> tuple[float, str]:
