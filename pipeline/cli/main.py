@@ -44,6 +44,7 @@ def _error(msg: str) -> int:
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pilewright.pipeline.job.build import check_output, output_dir, run_job
     from pilewright.pipeline.job.checks import check_before_run
+    from pilewright.pipeline.job.remote import prepare_for_runner
     from pilewright.pipeline.job.policy import EXIT_POLICY, breaches, warnings
 
     try:
@@ -52,6 +53,9 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         check_inputs_exist(loaded.resolved, loaded.written)
         check_before_run(loaded.resolved)
         check_output(output_dir(loaded, args.output))
+        # a path remote workers could not read is refused here, before the run is announced (run_job
+        # prepares the config the same way)
+        prepare_for_runner(loaded, beam_args, output_dir(loaded, args.output))
     except UserError as e:
         return _error(str(e))
     if not args.quiet:

@@ -12,4 +12,15 @@ def build_stage(config, context):
     return Decontaminate(config)
 
 
-__all__ = ["build_stage", "Decontaminate", "EvalIndex", "EvalSetError", "check_eval_sets"]
+def check(config, context):
+    """Every local evaluation file is read once before the run: a missing, empty or field-less file stops
+    the run before it starts (remote ones are read by the workers, which report the same error)."""
+    if any("://" in p for s in config.sets for p in s.paths):
+        return
+    try:
+        check_eval_sets(config)
+    except EvalSetError as e:
+        raise EvalSetError(f"stages.decontaminate: {e}") from None
+
+
+__all__ = ["build_stage", "check", "Decontaminate", "EvalIndex", "EvalSetError", "check_eval_sets"]

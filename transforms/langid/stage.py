@@ -77,6 +77,25 @@ class SecondDetectorMissing(UserError):
     """The configured second language detector is not installed."""
 
 
+class LanguageCodeError(UserError):
+    """A ``languages`` entry the language model cannot give."""
+
+
+def check_languages(cfg: LangIdConfig, where: str) -> None:
+    """Raises ``LanguageCodeError`` naming ``<where>.languages[i]`` for a code the model cannot give."""
+    labels = model_labels(cfg)
+    if labels is None:
+        return
+    for i, lang in enumerate(cfg.languages):
+        if lang not in labels:
+            near = sorted(l for l in labels if l[:2] == str(lang)[:2].lower())[:5]
+            hint = f" (close: {', '.join(near)})" if near else ""
+            raise LanguageCodeError(
+                f"{where}.languages[{i}]: {lang!r} is not a language of the model{hint}; use its ISO "
+                f"639 codes such as en, de, fr, zh"
+            )
+
+
 class SecondDetector:
     """lingua (``lingua-language-detector``) in low-accuracy mode over all its languages.
 
