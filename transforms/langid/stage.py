@@ -18,9 +18,9 @@ import apache_beam as beam
 from pilewright.schemas.audit import LANGID_LANGUAGES
 from pilewright.schemas.errors import UserError
 from pilewright.schemas.stages.quality import LangIdConfig
-from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
+from pilewright.schemas.records import Document, RejectedDocument
 from pilewright.transforms.fasttext_models import DEFAULT_LANGID_MODEL, fasttext_line, fasttext_predict, load_fasttext, local_model_path
-from pilewright.transforms.stage import PerSource, StageResult, count, rejected_output, to_dead_letter
+from pilewright.transforms.stage import PerSource, StageResult, count, dead_lettered, rejected_output
 
 STAGE = "langid"
 _LABEL_PREFIX = "__label__"
@@ -219,12 +219,8 @@ class LangId(beam.PTransform):
         self._configs = PerSource(cfg, per_source)
 
     def expand(self, docs: beam.PCollection) -> StageResult:
-        outs = docs | "Identify" >> beam.ParDo(_LangIdFn(self._configs)).with_exception_handling(
-            main_tag="kept", dead_letter_tag="errors"
-        )
-        errors = outs["errors"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(
-            DeadLetter
-        )
+        outs, errors = dead_lettered(docs, "Identify", _LangIdFn(self._configs), STAGE, main_type=Document,
+                                     rejected=RejectedDocument)
         stats = (
             outs[_LangIdFn.LANGUAGES]
             | "PerLanguage" >> beam.combiners.Count.PerElement()
@@ -232,8 +228,8 @@ class LangId(beam.PTransform):
             | "Histogram" >> beam.Map(lambda pairs: (LANGID_LANGUAGES, _histogram(pairs)))
         )
         return StageResult(
-            main=outs["kept"] | "TypeKept" >> beam.Map(lambda d: d).with_output_types(Document),
-            rejected=outs["rejected"] | "TypeRejected" >> beam.Map(lambda r: r).with_output_types(RejectedDocument),
+            main=outs["kept"],
+            rejected=outs["rejected"],
             errors=errors,
             stats=stats,
         )
