@@ -7,7 +7,7 @@ path; ``pipeline.config`` turns those reports into one line a user can act on.
 from __future__ import annotations
 
 import re
-from typing import Any, Literal, Optional
+from typing import Annotated, Any, Literal, Optional
 
 from pydantic import Field, field_validator, model_serializer, model_validator
 
@@ -20,31 +20,10 @@ from pilewright.schemas.stages.pii import PIIConfig
 from pilewright.schemas.stages.url_filter import UrlFilterConfig
 from pilewright.schemas.stages.quality import LangIdConfig, NormalizeConfig, QualityConfig
 from pilewright.schemas.stages.span_dedup import SpanDedupConfig
-from pilewright.schemas.profiles import SHIPPED_PROFILES, check_profile, resolve_source_stages
-
-# Stage blocks DESIGN.md names that this version does not build yet. A user file may carry them with
-# `enabled: false`; enabling one is a clear error instead of a silent no-op. A stage leaves this set the
-# day its config model is added to StagesConfig.
-NOT_YET_BUILT_STAGES: frozenset[str] = frozenset()
-NOT_YET_BUILT_TOP_LEVEL: frozenset[str] = frozenset()
+from pilewright.schemas.paths import DataPath, StageBlocks
+from pilewright.schemas.profiles import PER_SOURCE_STAGES, SHIPPED_PROFILES, check_profile, resolve_source_stages
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
-
-def _drop_disabled_unbuilt(data: object, unbuilt: frozenset[str], where: str) -> object:
-    if not isinstance(data, dict):
-        return data
-    out = {}
-    for key, value in data.items():
-        if key in unbuilt:
-            if isinstance(value, dict) and value.get("enabled", True) is False:
-                continue
-            raise ValueError(
-                f"{where}{key}: this stage is not built in this version of pilewright; "
-                f"remove the block or set `enabled: false`"
-            )
-        out[key] = value
-    return out
 
 
 def _empty_blocks(data: object, fields) -> object:
@@ -72,7 +51,7 @@ class RunSection(Frozen):
 
 class SourceConfig(Frozen):
     name: str
-    paths: list[str] = Field(min_length=1)
+    paths: list[Annotated[str, DataPath("glob")]] = Field(min_length=1)
     # warc: HTML of `response` records (run `extract` to get main text); wet: `conversion` records
     format: Literal["jsonl", "parquet", "text", "warc", "wet"]
     domain: str = "general"
@@ -166,8 +145,8 @@ class StagesConfig(Frozen):
 
     @model_validator(mode="before")
     @classmethod
-    def _unbuilt(cls, data: object) -> object:
-        return _drop_disabled_unbuilt(_empty_blocks(data, cls.model_fields), NOT_YET_BUILT_STAGES, "stages.")
+    def _empty(cls, data: object) -> object:
+        return _empty_blocks(data, cls.model_fields)
 
 
 SAMPLE_BYTES_DEFAULT = 512 << 20
@@ -200,8 +179,8 @@ class TokenizerConfig(Frozen):
     file) or ``hf`` (a Hugging Face tokenizer.json, or the folder holding one: the base model's own)."""
 
     train: Optional[TokenizerTrainConfig] = None
-    model: Optional[str] = None
-    hf: Optional[str] = None
+    model: Optional[Annotated[str, DataPath("file")]] = None
+    hf: Optional[Annotated[str, DataPath("file_or_folder")]] = None
     # hf only: start every document with BOS; the special tokens used for EOS/BOS when the tokenizer's
     # own cannot be recognised (None: found among its special tokens)
     bos: bool = False
@@ -255,13 +234,13 @@ class RunConfig(Frozen):
     policy: PolicyConfig = PolicyConfig()
     # name -> partial blocks of the per-source stages (normalize, langid, quality), optionally
     # `extends: <profile>`; checked by `_profiles` below, resolved by `source_stages`
-    profiles: dict[str, Optional[dict[str, Any]]] = Field(default_factory=dict)
+    profiles: dict[str, Optional[Annotated[dict[str, Any], StageBlocks(PER_SOURCE_STAGES)]]] = Field(default_factory=dict)
 
     @model_validator(mode="before")
     @classmethod
-    def _unbuilt(cls, data: object) -> object:
+    def _empty(cls, data: object) -> object:
         blocks = {k: f for k, f in cls.model_fields.items() if k not in ("sources", "profiles")}
-        return _drop_disabled_unbuilt(_empty_blocks(data, blocks), NOT_YET_BUILT_TOP_LEVEL, "")
+        return _empty_blocks(data, blocks)
 
     @model_serializer(mode="wrap")
     def _omit_unset_blocks(self, handler):

@@ -1,7 +1,12 @@
 """The one base class of errors a user can fix: the CLI prints the message as one line and exits 2."""
 from __future__ import annotations
 
+import importlib
+import re
 from typing import Iterator, Optional
+
+# how a traceback's last line names an exception class: ``pilewright.tokenizer.hf.TokenizerSourceError: ...``
+_QUALIFIED = re.compile(r"\b(pilewright(?:\.[A-Za-z_]\w*)+)\.([A-Za-z_]\w*):")
 
 
 class UserError(Exception):
@@ -17,12 +22,25 @@ def user_error_classes() -> Iterator[type]:
         stack.extend(cls.__subclasses__())
 
 
+def _named_classes(text: str) -> Iterator[type]:
+    """The ``UserError`` classes ``text`` names by their full name, their modules imported to know them: a
+    worker's error can name a class whose module this process never imported."""
+    for module, name in dict.fromkeys(_QUALIFIED.findall(text)):
+        try:
+            cls = getattr(importlib.import_module(module), name, None)
+        except ImportError:
+            continue
+        if isinstance(cls, type) and issubclass(cls, UserError):
+            yield cls
+
+
 def user_error_message(exc: Optional[BaseException]) -> Optional[str]:
     """The one-line message of a ``UserError`` in ``exc``'s chain, or None.
 
     A runner that moves work to other processes re-raises a worker's exception as text inside its own
-    (``...TokenizerTrainingError: message [while running ...]``), so the chain is searched by class first and
-    then by the names of the ``UserError`` classes, never by a list kept by hand.
+    (``pilewright....TokenizerTrainingError: message [while running ...]``), so the chain is searched by class
+    first, then for the classes the text names in full, then by the names of the imported ``UserError``
+    classes: never by a list kept by hand.
     """
     seen = set()
     while exc is not None and id(exc) not in seen:
@@ -30,7 +48,7 @@ def user_error_message(exc: Optional[BaseException]) -> Optional[str]:
         if isinstance(exc, UserError):
             return str(exc).split(" [while running", 1)[0]
         text = str(exc)
-        for cls in user_error_classes():
+        for cls in (*_named_classes(text), *user_error_classes()):
             if f"{cls.__name__}:" in text:
                 return text.split(f"{cls.__name__}:", 1)[-1].strip().splitlines()[0].split(" [while running", 1)[0]
         exc = exc.__cause__ or exc.__context__

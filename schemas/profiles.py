@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 from pydantic import BaseModel, ValidationError
 
@@ -157,6 +157,3 @@ def resolved_digest(resolved: Mapping[str, Any]) -> str:
     text = json.dumps(resolved_json(resolved), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
-
-def describe(name: Optional[str]) -> str:
-    return name or "(stages)"

@@ -46,7 +46,7 @@ def test_keep_rank_orders_highest_score_first_and_missing_last():
 
 def test_scope_keys_separate_sources_or_domains_only_when_asked():
     from pilewright.schemas.records import Document
-    from pilewright.transforms.dedup.stage import scope_of
+    from pilewright.transforms.stage import scope_of
 
     d = Document(id="s/1", text="t", source="calls", domain="finance")
     assert (scope_of(d, "global"), scope_of(d, "per_source"), scope_of(d, "per_domain")) == (

@@ -8,11 +8,14 @@ import tempfile
 from importlib import resources
 from typing import Optional
 
+from pilewright.schemas.stages.quality import SHIPPED_FASTTEXT_MODELS
+
 LABEL_PREFIX = "__label__"
 OTHER_LABEL = "other"
-# fastText's lid.176.ftz (CC BY-SA 3.0, see models/ATTRIBUTION.md), shipped as package data
-DEFAULT_LANGID_MODEL = "lid.176.ftz"
-SHIPPED_MODELS = (DEFAULT_LANGID_MODEL,)
+# fastText's lid.176.ftz (CC BY-SA 3.0, see models/ATTRIBUTION.md), shipped as package data; the config
+# schema names the shipped models so the launcher leaves those names alone (they are not paths)
+SHIPPED_MODELS = SHIPPED_FASTTEXT_MODELS
+DEFAULT_LANGID_MODEL = SHIPPED_MODELS[0]
 
 
 def local_model_path(model: str, workdir: Optional[str] = None) -> str:

@@ -3,7 +3,9 @@
 ``FLOW`` is the one list. Each entry names a field of ``schemas.config.StagesConfig`` (the stage's config
 block, also its name in the audit and its step label ``Stage[<name>]``) and the ``transforms`` subpackage
 that builds it. A stage package exposes ``build_stage(config, context) -> PTransform`` mapping
-``PCollection[Document]`` to a ``StageResult``, and optionally ``side_output_hook(config) -> PTransform``
+``PCollection[Document]`` to a ``StageResult``, optionally ``check(config, context)`` (run before the job
+starts, for what the config's types cannot say; file paths are checked by type, ``schemas.paths``), and
+optionally ``side_output_hook(config) -> PTransform``
 applied to every stage's rejected records and dead letters (pii uses it so a value planted in a document
 dropped before the pii stage reaches no output either).
 
@@ -64,6 +66,13 @@ class StageSpec:
 
     def build(self, config: Any, context: RunContext) -> beam.PTransform:
         return self._module().build_stage(config, context)
+
+    def check(self, config: Any, context: RunContext) -> None:
+        """The family's own checks before a run (``check(config, context)`` in its package, raising a
+        ``UserError``), for what its config's types cannot say; most families have none."""
+        check = getattr(self._module(), "check", None)
+        if check is not None:
+            check(config, context)
 
     def side_output_hook(self, config: Any) -> Optional[beam.PTransform]:
         hook = getattr(self._module(), "side_output_hook", None)

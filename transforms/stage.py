@@ -1,8 +1,16 @@
-"""Plumbing every stage shares: the stage result, counters, rejection and dead letters."""
+"""Plumbing every stage shares: the stage result, counters, rejection and dead letters.
+
+Dead letters have one pattern: a stage runs its DoFn through ``dead_lettered``, which turns any exception
+into a ``DeadLetter`` (``with_exception_handling``) and merges the dead letters the DoFn yields itself on
+the ``DEAD`` tag; a DoFn over batches uses ``batch_with_fallback`` so a failing document costs only its
+own dead letter, never its batch.
+"""
 from __future__ import annotations
 
+import sys
+import traceback
 import typing
-from typing import Any, Iterable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -58,6 +66,16 @@ def distribution(stage: str, name: str, value: int) -> None:
     Metrics.distribution(METRICS_NAMESPACE, f"{stage}/{name}").update(int(value))
 
 
+def scope_of(doc: Document, scope: str) -> str:
+    """The part of the corpus a cross-document stage compares ``doc`` within (dedup and span_dedup's
+    ``scope``): documents are only duplicates of documents with the same scope key."""
+    if scope == "per_source":
+        return f"source:{doc.source}"
+    if scope == "per_domain":
+        return f"domain:{doc.domain}"
+    return ""
+
+
 def snippet(text: str, n: int = SNIPPET_CHARS) -> str:
     return text[:n]
 
@@ -92,6 +110,22 @@ def _describe_element(element: Any) -> tuple[str, Optional[str], str]:
     return source, doc_id, payload[:PAYLOAD_PREFIX_CHARS]
 
 
+def document_dead_letter(doc: Document, stage: str, error_type: str, error: str,
+                         payload: Optional[str] = None) -> DeadLetter:
+    """The dead letter of one document; ``payload`` defaults to the start of its text (pii passes "" so
+    no unscanned text goes out)."""
+    return DeadLetter(
+        stage=stage,
+        source=doc.source,
+        path=None,
+        offset=None,
+        doc_id=doc.id,
+        error_type=error_type,
+        error=error,
+        payload_prefix=doc.text[:PAYLOAD_PREFIX_CHARS] if payload is None else payload,
+    )
+
+
 def to_dead_letter(failure: tuple, stage: str) -> DeadLetter:
     """Convert a ``with_exception_handling`` failure ``(element, (type, repr, traceback))``."""
     element, (exc_type, exc_repr, _tb) = failure[0], failure[1][:3]
@@ -109,6 +143,68 @@ def to_dead_letter(failure: tuple, stage: str) -> DeadLetter:
     )
 
 
+# the tag a DoFn yields its own DeadLetter records on (``dead_lettered`` merges them with the exceptions)
+DEAD = "errors"
+# the tag ``with_exception_handling`` sends failures to, inside ``dead_lettered``
+_FAILED = "failed"
+
+
+def _failure_dead_letters(failure: tuple, stage: str) -> Iterator[DeadLetter]:
+    """The dead letters of a ``with_exception_handling`` failure: one per document of a failed batch."""
+    element, info = failure[0], failure[1]
+    for item in element if isinstance(element, list) else (element,):
+        yield to_dead_letter((item, info), stage)
+
+
+def dead_lettered(pcoll: beam.PCollection, label: str, dofn: beam.DoFn, stage: str, main_tag: str = "kept",
+                  main_type: Any = None, **tagged_types: Any) -> tuple[Any, beam.PCollection]:
+    """``pcoll | label >> ParDo(dofn)`` with every failure a dead letter.
+
+    Returns the ParDo's outputs (by tag; ``main_tag`` names the main one) and ``PCollection[DeadLetter]``:
+    the exceptions ``with_exception_handling`` caught (a failed batch gives one per document) plus, when
+    ``DEAD`` is among ``tagged_types``, the dead letters the DoFn yielded itself. ``main_type`` and
+    ``tagged_types`` (tag -> record type) are declared on the ParDo, so its outputs are encoded by their
+    RowCoder without an identity step to pin the type (a tagged output has no type otherwise).
+    """
+    pardo = beam.ParDo(dofn)
+    if main_type is not None or tagged_types:
+        pardo = pardo.with_output_types(main_type if main_type is not None else typing.Any, **tagged_types)
+    outs = pcoll | label >> pardo.with_exception_handling(main_tag=main_tag, dead_letter_tag=_FAILED)
+    errors = outs[_FAILED] | f"{label}DeadLetters" >> beam.FlatMap(_failure_dead_letters, stage=stage
+                                                                    ).with_output_types(DeadLetter)
+    if DEAD in tagged_types:
+        errors = (outs[DEAD], errors) | f"{label}AllDeadLetters" >> beam.Flatten()
+    return outs, errors
+
+
+def batch_with_fallback(batch: Sequence, run_batch: Callable[[Sequence], Sequence], run_one: Callable[[Any], Any],
+                        handle: Callable[[Any, Any], Iterable], stage: str,
+                        dead_letter: Optional[Callable[[Any, tuple], DeadLetter]] = None) -> Iterator:
+    """A batched DoFn's outputs: ``handle(doc, result)`` for each document and its result of
+    ``run_batch(batch)``; when the batch raises, each document is run alone (``run_one(doc)``), so an
+    exception is its own document's dead letter (``TaggedOutput(DEAD, ...)``, counted as
+    ``<stage>/errors:<type>``) and the rest of the batch goes on. A document's outputs go out together or
+    not at all. ``dead_letter(doc, exc_info)`` builds the record (default ``to_dead_letter``).
+    """
+    try:
+        results = run_batch(batch)
+    except Exception:  # one bad document must not take its batch down: redo them one by one
+        results = None
+    for i, doc in enumerate(batch):
+        try:
+            outputs = list(handle(doc, results[i] if results is not None else run_one(doc)))
+        except Exception:
+            exc_type, exc, tb = sys.exc_info()
+            if dead_letter is None:
+                rec = to_dead_letter((doc, (exc_type, repr(exc), traceback.format_tb(tb))), stage)
+            else:
+                rec = dead_letter(doc, (exc_type, exc, tb))
+            count(stage, "errors", exc_type.__name__)
+            yield beam.pvalue.TaggedOutput(DEAD, rec)
+            continue
+        yield from outputs
+
+
 class AnnotateAndFilter(beam.PTransform):
     """Document -> StageResult with a DoFn that yields kept Documents and ``TaggedOutput("rejected", ...)``.
 
@@ -124,12 +220,7 @@ class AnnotateAndFilter(beam.PTransform):
         self._dofn = dofn
 
     def expand(self, docs: beam.PCollection) -> StageResult:
-        outs = docs | "Classify" >> beam.ParDo(self._dofn).with_exception_handling(
-            main_tag="kept", dead_letter_tag="errors"
-        )
-        errors = outs["errors"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=self._stage).with_output_types(
-            DeadLetter
-        )
+        outs, errors = dead_lettered(docs, "Classify", self._dofn, self._stage)
         return typed_stage_result(outs["kept"], outs[self.REJECTED], errors)
 
 

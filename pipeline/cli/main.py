@@ -41,26 +41,10 @@ def _error(msg: str) -> int:
     return 2
 
 
-def _user_fixable(exc: BaseException) -> Optional[str]:
-    """The one-line message of an error the user can fix, raised inside the pipeline, if it is one."""
-    # the modules whose UserErrors a job can raise are imported, so their classes are known by name
-    import pilewright.tokenizer.hf  # noqa: F401
-    import pilewright.tokenizer.spm_train  # noqa: F401
-    import pilewright.transforms.ingest.read  # noqa: F401
-    import pilewright.transforms.decontaminate.index  # noqa: F401
-    import pilewright.transforms.mix.plan  # noqa: F401
-
-    return user_error_message(exc)
-
-
-def summary_lines(result) -> list[str]:
-    """Where and how long, then the summary ``pilewright audit OUT`` prints."""
-    return run_summary_lines(result)
-
-
 def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     from pilewright.pipeline.job.build import check_output, output_dir, run_job
     from pilewright.pipeline.job.checks import check_before_run
+    from pilewright.pipeline.job.remote import prepare_for_runner
     from pilewright.pipeline.job.policy import EXIT_POLICY, breaches, warnings
 
     try:
@@ -69,6 +53,9 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         check_inputs_exist(loaded.resolved, loaded.written)
         check_before_run(loaded.resolved)
         check_output(output_dir(loaded, args.output))
+        # a path remote workers could not read is refused here, before the run is announced (run_job
+        # prepares the config the same way)
+        prepare_for_runner(loaded, beam_args, output_dir(loaded, args.output))
     except UserError as e:
         return _error(str(e))
     if not args.quiet:
@@ -95,9 +82,9 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
         if isinstance(e, UserError):
             if args.debug:
                 raise
-            return _error(_user_fixable(e) or str(e))
+            return _error(user_error_message(e) or str(e))
         if isinstance(e, Exception):
-            msg = _user_fixable(e) or output_fault_message(e, output_dir(loaded, args.output))
+            msg = user_error_message(e) or output_fault_message(e, output_dir(loaded, args.output))
             if msg and not args.debug:
                 return _error(msg)
         raise
@@ -148,7 +135,7 @@ def _finish_run(args, loaded, result) -> int:
             print(f"pilewright: dry run: the job for {result.out_dir} was built and validated; nothing ran")
         return 0
     if not args.quiet:
-        for line in summary_lines(result):
+        for line in run_summary_lines(result):
             print(line)
         for line in warnings(result.audit, loaded.resolved.policy):
             print(f"pilewright: warning: {line}", file=sys.stderr)

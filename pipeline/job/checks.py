@@ -1,7 +1,7 @@
 """Checks of config values against the data and models, made before the run starts.
 
-A wrong language code or text field would otherwise only show after the whole run, as every document
-dropped or dead-lettered. Local files only: remote sources are left to the workers (and the failure policy).
+A wrong text field would otherwise only show after the whole run, as every document dead-lettered. Local
+files only: remote sources are left to the workers (and the failure policy).
 """
 from __future__ import annotations
 
@@ -10,29 +10,6 @@ from typing import Optional
 
 from pilewright.pipeline.job.config import ConfigError
 from pilewright.schemas.config import RunConfig, SourceConfig
-
-# enough bytes to hold a first record of any sane size, without reading a whole file
-FIRST_RECORD_BYTES = 1 << 20
-
-
-def check_languages(cfg: RunConfig) -> None:
-    """``langid.languages`` must be labels the language model can give."""
-    lid = cfg.stages.langid
-    if lid is None or not lid.enabled:
-        return
-    from pilewright.transforms.langid import model_labels
-
-    labels = model_labels(lid)
-    if labels is None:
-        return
-    for i, lang in enumerate(lid.languages):
-        if lang not in labels:
-            near = sorted(l for l in labels if l[:2] == str(lang)[:2].lower())[:5]
-            hint = f" (close: {', '.join(near)})" if near else ""
-            raise ConfigError(
-                f"stages.langid.languages[{i}]: {lang!r} is not a language of the model{hint}; use its ISO "
-                f"639 codes such as en, de, fr, zh"
-            )
 
 
 def first_record(src: SourceConfig) -> Optional[tuple[str, dict]]:
@@ -82,19 +59,6 @@ def check_text_fields(cfg: RunConfig) -> None:
             )
 
 
-def check_paths_are_files(cfg: RunConfig) -> None:
-    """A source path naming a folder would be read as one unreadable file."""
-    import os
-
-    for i, src in enumerate(cfg.sources):
-        for j, pattern in enumerate(src.paths):
-            if "://" not in pattern and not any(c in pattern for c in "*?[") and os.path.isdir(pattern):
-                raise ConfigError(
-                    f"sources[{i}] ({src.name}).paths[{j}]: {pattern} is a folder; give a glob of its files, "
-                    f"e.g. {pattern.rstrip('/')}/*.jsonl"
-                )
-
-
 def local_input_bytes(cfg: RunConfig) -> dict[str, int]:
     """source -> total bytes of its files, for the sources whose every path is local (the failure policy's
     limits in bytes); a source with a remote path is left out."""
@@ -113,6 +77,6 @@ def local_input_bytes(cfg: RunConfig) -> dict[str, int]:
 
 
 def check_before_run(cfg: RunConfig) -> None:
-    check_paths_are_files(cfg)
-    check_languages(cfg)
+    """Checks of the data worth their cost only from the command line (each stage family's own checks and
+    the paths' existence run for every job, in ``config.check_inputs_exist``)."""
     check_text_fields(cfg)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from pilewright.schemas.errors import UserError
 from pilewright.schemas.config import RunConfig
+from pilewright.schemas.paths import data_paths, is_remote, map_data_paths
 
 
 class ConfigError(UserError):
@@ -67,67 +68,21 @@ def _format_validation_error(err: ValidationError) -> str:
     return f"{loc}: {msg}{got_txt}{more}"
 
 
-def _is_remote(path: str) -> bool:
-    return "://" in path
-
-
 def _resolve(path: str, base_dir: str) -> str:
-    if _is_remote(path) or os.path.isabs(path):
+    if is_remote(path) or os.path.isabs(path):
         return path
     return os.path.normpath(os.path.join(base_dir, path))
 
 
 def resolve_paths(cfg: RunConfig, base_dir: str) -> RunConfig:
-    """Relative source, tokenizer, URL-list, evaluation-set and bad-words list paths are relative to the
-    config file's folder."""
+    """Every relative path the config holds (the fields typed ``schemas.paths.DataPath``, in every stage
+    and curation profile) is relative to the config file's folder."""
+    cfg = map_data_paths(cfg, lambda pv: _resolve(pv.value, base_dir))
     # each source's repaired-text limit is resolved too: its own, else the policy's
-    sources = [s.model_copy(update={"paths": [_resolve(p, base_dir) for p in s.paths],
-                                    "max_repaired_share": s.max_repaired_share if s.max_repaired_share is not None
+    sources = [s.model_copy(update={"max_repaired_share": s.max_repaired_share if s.max_repaired_share is not None
                                     else cfg.policy.max_repaired_share})
                for s in cfg.sources]
-    tokenizer = cfg.tokenizer
-    if tokenizer.model:
-        tokenizer = tokenizer.model_copy(update={"model": _resolve(tokenizer.model, base_dir)})
-    if tokenizer.hf:
-        tokenizer = tokenizer.model_copy(update={"hf": _resolve(tokenizer.hf, base_dir)})
-    stages = cfg.stages
-    if stages.url_filter is not None:
-        lists = {k: [_resolve(p, base_dir) for p in getattr(stages.url_filter, k)] for k in URL_LIST_FIELDS}
-        stages = stages.model_copy(update={"url_filter": stages.url_filter.model_copy(update=lists)})
-    decon = stages.decontaminate
-    if decon is not None:
-        sets = [s.model_copy(update={"paths": [_resolve(p, base_dir) for p in s.paths]}) for s in decon.sets]
-        stages = stages.model_copy(update={"decontaminate": decon.model_copy(update={"sets": sets})})
-    quality = stages.quality
-    if quality is not None:
-        update = {}
-        for variant in ("c4", "c4_paper", "c4_tfds"):
-            c4 = getattr(quality, variant)
-            if c4.bad_words.lists:
-                lists = {k: _resolve(v, base_dir) for k, v in c4.bad_words.lists.items()}
-                update[variant] = c4.model_copy(update={"bad_words": c4.bad_words.model_copy(update={"lists": lists})})
-        if update:
-            stages = stages.model_copy(update={"quality": quality.model_copy(update=update)})
-    profiles = {name: _resolve_profile_paths(body, base_dir) for name, body in cfg.profiles.items()}
-    return cfg.model_copy(update={"sources": sources, "tokenizer": tokenizer, "stages": stages, "profiles": profiles})
-
-
-def _resolve_profile_paths(body, base_dir: str):
-    """A profile's bad-words list paths, relative to the config file like those under ``stages:``."""
-    quality = (body or {}).get("quality") or {}
-    update = {}
-    for variant in ("c4", "c4_paper", "c4_tfds"):
-        lists = ((quality.get(variant) or {}).get("bad_words") or {}).get("lists")
-        if lists:
-            block = dict(quality[variant])
-            block["bad_words"] = {**block["bad_words"], "lists": {k: _resolve(v, base_dir) for k, v in lists.items()}}
-            update[variant] = block
-    if not update:
-        return body
-    return {**body, "quality": {**quality, **update}}
-
-
-URL_LIST_FIELDS = ("block_domains", "block_substrings", "allow_domains", "allow_substrings")
+    return cfg.model_copy(update={"sources": sources})
 
 
 def parse_config(data: object, where: str = "config") -> RunConfig:
@@ -188,61 +143,51 @@ def load_config(path: Optional[str] = None) -> LoadedConfig:
 
 
 def check_inputs_exist(cfg: RunConfig, written: Optional[RunConfig] = None) -> None:
-    """Fails fast, before any worker starts, when a local source pattern matches nothing.
+    """Fails fast, before any worker starts, when a local input the config names is not there, then runs
+    each stage family's own ``check(config, context)`` (what a type cannot say: a file's contents).
 
-    Remote patterns (gs://, s3://, ...) are left to the workers: listing them here would need
-    credentials the launching machine may not have.
+    Remote paths (gs://, s3://, ...) are left to the workers: listing them here would need credentials the
+    launching machine may not have. Blocks set ``enabled: false`` are not read, so not checked.
     """
-    from apache_beam.io.filesystems import FileSystems
-
-    for i, src in enumerate(cfg.sources):
-        for j, pattern in enumerate(src.paths):
-            if _is_remote(pattern):
-                continue
-            matches = FileSystems.match([pattern], limits=[1])[0].metadata_list
-            if not matches:
-                raise ConfigError(
-                    f"sources[{i}] ({src.name}).paths[{j}]: no file matches {pattern!r}; "
-                    "fix the path or glob (relative paths are relative to the config file)"
-                )
-    uf = cfg.stages.url_filter
-    if uf is not None and uf.enabled:
-        for key in URL_LIST_FIELDS:
-            for j, path in enumerate(getattr(uf, key)):
-                if not _is_remote(path) and not os.path.isfile(path):
-                    raise ConfigError(f"stages.url_filter.{key}[{j}]: file not found: {path} (relative to the config file)")
-    if cfg.tokenizer.model and not _is_remote(cfg.tokenizer.model) and not os.path.isfile(cfg.tokenizer.model):
-        raise ConfigError(f"tokenizer.model: file not found: {cfg.tokenizer.model}")
-    if cfg.tokenizer.hf and not _is_remote(cfg.tokenizer.hf):
+    if cfg.tokenizer.hf and not is_remote(cfg.tokenizer.hf):
         from pilewright.tokenizer.hf import TokenizerSourceError, hf_info, read_tokenizer_json
 
         shown = written.tokenizer.hf if written is not None and written.tokenizer.hf else None
         try:
-            # read and checked here so a bad file or an unknown EOS fails before any worker starts
+            # read and checked here so a bad file or an unknown EOS fails before any worker starts (and a
+            # model hub name gets its own hint)
             hf_info(read_tokenizer_json(cfg.tokenizer.hf, shown), cfg.tokenizer.eos_token, cfg.tokenizer.bos_token,
                     cfg.tokenizer.bos)
         except TokenizerSourceError as e:
             raise ConfigError(str(e)) from None
-    _check_decontaminate(cfg)
-    quality = cfg.stages.quality
-    if quality is not None and quality.enabled:
-        for rule in quality.rules:
-            for lang, path in getattr(quality, rule).bad_words.lists.items() if rule.startswith("c4") else ():
-                if not _is_remote(path) and not os.path.isfile(path):
-                    raise ConfigError(f"stages.quality.{rule}.bad_words.lists.{lang}: file not found: {path}")
+    for pv in data_paths(cfg):
+        problem = None if is_remote(pv.value) else _missing(pv.mark.kind, pv.value)
+        if problem:
+            raise ConfigError(f"{pv.where}: {problem}")
+    check_stages(cfg)
 
 
-def _check_decontaminate(cfg: RunConfig) -> None:
-    """Every local evaluation file is read once here: a missing, empty or field-less file stops the run
-    before it starts (remote ones are read by the workers, which report the same error)."""
-    decon = cfg.stages.decontaminate
-    if decon is None or not decon.enabled:
-        return
-    if any(_is_remote(p) for s in decon.sets for p in s.paths):
-        return
-    from pilewright.transforms.decontaminate import EvalSetError, check_eval_sets
+def _missing(kind: str, path: str) -> Optional[str]:
+    """Why nothing of ``kind`` is at the local ``path``, or None."""
+    if kind == "glob":
+        if not any(c in path for c in "*?[") and os.path.isdir(path):
+            # a folder would be read as one unreadable file
+            return f"{path} is a folder; give a glob of its files, e.g. {path.rstrip('/')}/*.jsonl"
+        from apache_beam.io.filesystems import FileSystems
 
-    try:
-        check_eval_sets(decon)
-    except EvalSetError as e:
-        raise ConfigError(f"stages.decontaminate: {e}") from None
+        if not FileSystems.match([path], limits=[1])[0].metadata_list:
+            return f"no file matches {path!r}; fix the path or glob (relative paths are relative to the config file)"
+        return None
+    found = {"file": os.path.isfile, "folder": os.path.isdir, "file_or_folder": os.path.exists}[kind](path)
+    what = {"file": "file", "folder": "folder", "file_or_folder": "file or folder"}[kind]
+    return None if found else f"{what} not found: {path} (relative paths are relative to the config file)"
+
+
+def check_stages(cfg: RunConfig) -> None:
+    """Each enabled stage family's ``check(config, context)``, in flow order (``transforms.flow``)."""
+    from pilewright.pipeline.job.stages import run_context
+    from pilewright.transforms.flow import enabled_stages
+
+    context = run_context(cfg)
+    for stage in enabled_stages(cfg.stages, context=context):
+        stage.spec.check(stage.config, context)

@@ -3,7 +3,8 @@
 A remote worker (Dataflow, or a Flink/Spark cluster's SDK harness) has pilewright only if the job ships
 it (``--extra_package dist/pilewright-*.whl``), and sees none of the launching machine's files. Paths to
 data inside the pilewright package itself (the embedded sample) are rewritten to ``pkg://`` paths that
-each worker resolves in its own installed copy; any other local path is refused on Dataflow before launch.
+each worker resolves in its own installed copy; any other local path, in any path field of the config, is
+refused on Dataflow before launch.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Iterable, Optional, Sequence
 from pilewright.pipeline.job import package_fs
 from pilewright.pipeline.job.config import ConfigError, LoadedConfig
 from pilewright.pipeline.job.options import _flag_value, runner_kind
+from pilewright.schemas.paths import PathValue, is_remote, map_data_paths
 
 # deepest first, so a sample file maps to the sample package rather than to pilewright.pipeline
 PACKAGES = (
@@ -59,38 +61,38 @@ def _package_of(path: str) -> Optional[tuple[str, str]]:
     return None
 
 
-def _remote_path(path: str, where: str, strict: bool) -> str:
-    if "://" in path:
-        return path
-    inside = _package_of(path)
-    if inside is not None:
-        return package_fs.package_url(*inside)
-    if strict:
-        raise ConfigError(
-            f"{where}: {path!r} is on this machine, which remote workers cannot read; copy it to the "
-            "cloud (e.g. `gcloud storage cp`) and give its gs:// path"
-        )
-    return path
+DEFAULT_REMOTE_FIX = "copy it to the cloud (e.g. `gcloud storage cp`) and give its gs:// path"
 
 
 def for_remote_workers(loaded: LoadedConfig, strict: bool = True) -> LoadedConfig:
     """The config with package-data paths as ``pkg://`` paths; other local paths refused when ``strict``.
 
-    Only the resolved config changes: the manifest records the config as written, so the manifest and
-    document ids are the same wherever the job runs.
+    Every path field of every enabled stage and curation profile is seen (``schemas.paths``: the fields
+    typed ``DataPath``), so a path the workers read can never reach them as this machine's path. A field
+    read only as a local path (``DataPath.urls`` false, as a spaCy model folder) is refused even inside the
+    package. Only the resolved config changes: the manifest records the config as written, so the manifest
+    and document ids are the same wherever the job runs.
     """
-    cfg = loaded.resolved
-    sources = []
-    for i, src in enumerate(cfg.sources):
-        paths = [_remote_path(p, f"sources[{i}] ({src.name}).paths[{j}]", strict) for j, p in enumerate(src.paths)]
-        sources.append(src.model_copy(update={"paths": paths}))
-    tokenizer = cfg.tokenizer
-    if tokenizer.model:
-        tokenizer = tokenizer.model_copy(update={"model": _remote_path(tokenizer.model, "tokenizer.model", strict)})
-    if tokenizer.hf:
-        # read by a worker (LoadHFTokenizer), like tokenizer.model
-        tokenizer = tokenizer.model_copy(update={"hf": _remote_path(tokenizer.hf, "tokenizer.hf", strict)})
-    resolved = cfg.model_copy(update={"sources": sources, "tokenizer": tokenizer})
+    refused: list[PathValue] = []
+
+    def rewrite(pv: PathValue) -> str:
+        if is_remote(pv.value):
+            return pv.value
+        inside = _package_of(pv.value) if pv.mark.urls else None
+        if inside is not None:
+            return package_fs.package_url(*inside)
+        if strict:
+            refused.append(pv)
+        return pv.value
+
+    resolved = map_data_paths(loaded.resolved, rewrite, skip_disabled=True)
+    if refused:
+        first = refused[0]
+        more = f" [+{len(refused) - 1} more: {', '.join(pv.where for pv in refused[1:])}]" if len(refused) > 1 else ""
+        raise ConfigError(
+            f"{first.where}: {first.value!r} is on this machine, which remote workers cannot read; "
+            f"{first.mark.remote_fix or DEFAULT_REMOTE_FIX}{more}"
+        )
     return LoadedConfig(written=loaded.written, resolved=resolved, path=loaded.path)
 
 

@@ -12,10 +12,11 @@ decontaminate:
 from __future__ import annotations
 
 import re
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field, field_validator, model_validator
 
+from pilewright.schemas.paths import DataPath
 from pilewright.schemas.stages.base import Frozen
 
 _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
@@ -28,7 +29,7 @@ class EvalSetConfig(Frozen):
     name: str
     # JSONL (optionally .gz/.bz2...) or Parquet files, globs allowed, on any Beam filesystem; relative paths
     # are relative to the config file
-    paths: list[str] = Field(min_length=1)
+    paths: list[Annotated[str, DataPath("glob")]] = Field(min_length=1)
     # None: from each file's extension (.parquet -> parquet, anything else -> jsonl)
     format: Optional[Literal["jsonl", "parquet"]] = None
     # the fields of one item whose words are joined (a list value, e.g. MMLU's choices, joins its elements)

@@ -31,10 +31,11 @@ Score thresholds, per entity (a finding is redacted when its Presidio score is a
 """
 from __future__ import annotations
 
-from typing import Literal, Optional
+from typing import Annotated, Literal, Optional
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from pilewright.schemas.paths import DataPath
 from pilewright.schemas.stages.base import Frozen
 
 # entities found by pattern recognizers (always available, fully offline)
@@ -95,8 +96,12 @@ class PIIConfig(Frozen):
     thresholds: dict[str, float] = Field(default_factory=dict)
     phone_regions: tuple[str, ...] = DEFAULT_PHONE_REGIONS
     # spaCy model for PERSON/LOCATION: "auto" = the largest installed of en_core_web_{lg,md,sm,trf}; an
-    # installed package name; a model folder; or null to never use NER. Nothing is ever downloaded.
-    ner_model: Optional[str] = "auto"
+    # installed package name; a model folder (a path with a "/", relative to the config file: ./models/ner);
+    # or null to never use NER. Nothing is ever downloaded.
+    ner_model: Optional[Annotated[str, DataPath(
+        "folder", names=("auto",), bare_names=True, urls=False,
+        remote_fix="install the spaCy model as a package where the workers run (their container image) and "
+                   "give the package's name")]] = "auto"
     # long texts are scanned in chunks of this many characters overlapping by `chunk_overlap`, so an
     # entity up to `chunk_overlap` characters long is always whole in one chunk
     chunk_chars: int = Field(default=4096, ge=512, le=100_000)

@@ -6,11 +6,17 @@ threshold set to ``null`` turns that single check off.
 """
 from __future__ import annotations
 
-from typing import ClassVar, Literal, Optional
+from typing import Annotated, ClassVar, Literal, Optional
 
 from pydantic import Field, field_validator, model_serializer, model_validator
 
+from pilewright.schemas.paths import DataPath
 from pilewright.schemas.stages.base import Frozen
+
+# fastText models shipped in pilewright's package (transforms/models), named without a path
+SHIPPED_FASTTEXT_MODELS = ("lid.176.ftz",)
+# a fastText model file: a shipped one by name, or a path
+FastTextModel = Annotated[str, DataPath("file", names=SHIPPED_FASTTEXT_MODELS)]
 
 QUALITY_RULE_SETS = ("gopher_repetition", "gopher_quality", "c4", "c4_paper", "c4_tfds", "fineweb", "junk")
 
@@ -80,7 +86,7 @@ class LangIdConfig(Frozen):
     min_score: float = Field(default=0.65, ge=0.0, le=1.0)
     # another fastText language model (lid.176.bin, GlotLID, ...): any local or Beam/fsspec path; labels
     # like __label__en or __label__eng_Latn
-    model: Optional[str] = None
+    model: Optional[FastTextModel] = None
     # what the model reads: the whole document, or only its prose lines (lines of at least
     # `prose_min_words` words, most of them with a letter), so the number columns of a filing's tables do
     # not pull an English document below `min_score`; a document without prose lines is read whole
@@ -161,7 +167,7 @@ class BadWordsConfig(Frozen):
     """
 
     # language code (as langid writes it) -> list file on any Beam filesystem; relative to the config file
-    lists: dict[str, str] = Field(default_factory=dict)
+    lists: dict[str, Annotated[str, DataPath("file")]] = Field(default_factory=dict)
     # language of documents langid did not annotate (datatrove's default_language)
     default_language: str = "en"
     # languages matched inside words: scripts written without spaces (C4, datatrove)
@@ -246,7 +252,7 @@ class ClassifierConfig(Frozen):
     """One fastText classifier the quality stage scores every document with."""
 
     # a model trained by `pilewright classifier train` (or any supervised fastText model); any path
-    model: str
+    model: FastTextModel
     # the label scored, without the __label__ prefix; annotated as quality["classifier:<label>"]
     label: str
     # documents scoring below are dropped as `classifier:<label>`; 0 annotates only

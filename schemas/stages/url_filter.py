@@ -1,9 +1,16 @@
 """Config of the ``url_filter`` stage: block and allow lists of domains and URL substrings, given as files."""
 from __future__ import annotations
 
+from typing import Annotated
+
 from pydantic import Field
 
+from pilewright.schemas.paths import DataPath
+
 from pilewright.schemas.stages.base import Frozen
+
+# a list file: one domain or URL substring a line
+ListFile = Annotated[str, DataPath("file")]
 
 
 class UrlFilterConfig(Frozen):
@@ -16,8 +23,8 @@ class UrlFilterConfig(Frozen):
     """
 
     enabled: bool = True
-    block_domains: list[str] = Field(default_factory=list)
-    block_substrings: list[str] = Field(default_factory=list)
-    allow_domains: list[str] = Field(default_factory=list)
-    allow_substrings: list[str] = Field(default_factory=list)
+    block_domains: list[ListFile] = Field(default_factory=list)
+    block_substrings: list[ListFile] = Field(default_factory=list)
+    allow_domains: list[ListFile] = Field(default_factory=list)
+    allow_substrings: list[ListFile] = Field(default_factory=list)
     version: str = "url_filter_v1"

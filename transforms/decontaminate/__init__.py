@@ -19,4 +19,15 @@ def merge_stats(section, payloads):
     return merge_sections(list(payloads)) if section == SECTION else None
 
 
-__all__ = ["build_stage", "merge_stats", "Decontaminate", "EvalIndex", "EvalSetError", "check_eval_sets"]
+def check(config, context):
+    """Every local evaluation file is read once before the run: a missing, empty or field-less file stops
+    the run before it starts (remote ones are read by the workers, which report the same error)."""
+    if any("://" in p for s in config.sets for p in s.paths):
+        return
+    try:
+        check_eval_sets(config)
+    except EvalSetError as e:
+        raise EvalSetError(f"stages.decontaminate: {e}") from None
+
+
+__all__ = ["build_stage", "check", "merge_stats", "Decontaminate", "EvalIndex", "EvalSetError", "check_eval_sets"]

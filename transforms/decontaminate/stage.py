@@ -9,8 +9,8 @@ from typing import Iterable, Optional
 import apache_beam as beam
 
 from pilewright.schemas.stages.decontaminate import DecontaminateConfig
-from pilewright.schemas.records import DeadLetter, Document
-from pilewright.transforms.stage import count, reject, to_dead_letter, typed_stage_result
+from pilewright.schemas.records import Document
+from pilewright.transforms.stage import count, dead_lettered, reject, typed_stage_result
 from pilewright.transforms.decontaminate.cut import cut
 from pilewright.transforms.decontaminate.index import EvalIndex, Match
 from pilewright.transforms.decontaminate.ngrams import norm_word_spans, norm_words
@@ -235,10 +235,7 @@ class Decontaminate(beam.PTransform):
         self._carry = carry_found
 
     def expand(self, docs):
-        outs = docs | "Scan" >> beam.ParDo(_DecontaminateFn(self._cfg)).with_exception_handling(
-            main_tag="kept", dead_letter_tag="errors"
-        )
-        errors = outs["errors"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(DeadLetter)
+        outs, errors = dead_lettered(docs, "Scan", _DecontaminateFn(self._cfg), STAGE)
         set_rows = docs.pipeline | "IndexOnce" >> beam.Create([None]) | "IndexSummary" >> beam.ParDo(
             _SummaryFn(self._cfg))
         stats = (

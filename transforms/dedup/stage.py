@@ -22,10 +22,10 @@ from typing import Iterable, Optional, Tuple
 import apache_beam as beam
 
 from pilewright.schemas.stages.dedup import DedupConfig
-from pilewright.schemas.records import DeadLetter, Document
+from pilewright.schemas.records import Document
 from pilewright.transforms.hashing import stable_hash64
 from pilewright.transforms.spill import DecisionsByFile, SpillDocumentsFn, iter_documents
-from pilewright.transforms.stage import count, reject, to_dead_letter, typed_stage_result
+from pilewright.transforms.stage import count, dead_lettered, reject, scope_of, typed_stage_result
 from pilewright.transforms.dedup.components import ConnectedComponents
 from pilewright.transforms.dedup.exact import exact_key, keep_rank
 from pilewright.transforms.dedup.lsh import (
@@ -44,14 +44,6 @@ STAGE = "dedup"
 # decision kinds, in precedence order when a document gets more than one
 EXACT, NEAR, KEPT = 0, 1, 2
 Decision = Tuple[int, str, int, Tuple[str, ...]]  # (kind, kept id, weight, sample ids)
-
-
-def scope_of(doc: Document, scope: str) -> str:
-    if scope == "per_source":
-        return f"source:{doc.source}"
-    if scope == "per_domain":
-        return f"domain:{doc.domain}"
-    return ""
 
 
 class _SignFn(beam.DoFn):
@@ -270,12 +262,7 @@ class Dedup(beam.PTransform):
         cfg = self._cfg
         cap = cfg.max_group
         mh = cfg.minhash if cfg.minhash is not None and cfg.minhash.enabled else None
-        signed = docs | "Sign" >> beam.ParDo(_SignFn(cfg, self._seed)).with_exception_handling(
-            main_tag="records", dead_letter_tag="errors"
-        )
-        errors = signed["errors"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(
-            DeadLetter
-        )
+        signed, errors = dead_lettered(docs, "Sign", _SignFn(cfg, self._seed), STAGE, main_tag="records")
         records = signed["records"]
         decisions, audit = [], []
 

@@ -7,19 +7,25 @@ import apache_beam as beam
 
 from pilewright.schemas.stages.extract import ExtractConfig
 from pilewright.schemas.records import DeadLetter, Document
-from pilewright.transforms.stage import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, StageResult, count, distribution, rejected_output, to_dead_letter, typed_stage_result
+from pilewright.transforms.stage import (
+    DEAD,
+    ERROR_CHARS,
+    StageResult,
+    count,
+    dead_lettered,
+    distribution,
+    document_dead_letter,
+    rejected_output,
+    typed_stage_result,
+)
 from pilewright.transforms.extract.extractors import extract_text, extractor_call, is_html
 from pilewright.transforms.extract.isolated import ExtractTimeout, IsolatedExtractor
 
 STAGE = "extract"
-_DEAD = "dead"
 
 
 def _dead(doc: Document, error_type: str, error: str) -> DeadLetter:
-    return DeadLetter(
-        stage=STAGE, source=doc.source, path=None, offset=None, doc_id=doc.id, error_type=error_type,
-        error=error[:ERROR_CHARS], payload_prefix=doc.text[:PAYLOAD_PREFIX_CHARS],
-    )
+    return document_dead_letter(doc, STAGE, error_type, error[:ERROR_CHARS])
 
 
 def decide(doc: Document, text: Optional[str], min_chars: int) -> tuple[Document, Optional[str]]:
@@ -55,14 +61,14 @@ class _ExtractFn(beam.DoFn):
         if len(doc.text) > self._cfg.max_html_chars:
             count(STAGE, "errors", "too_large")
             yield beam.pvalue.TaggedOutput(
-                _DEAD, _dead(doc, "extract:too_large", f"{len(doc.text)} chars > max_html_chars {self._cfg.max_html_chars}")
+                DEAD, _dead(doc, "extract:too_large", f"{len(doc.text)} chars > max_html_chars {self._cfg.max_html_chars}")
             )
             return
         try:
             text = self._run(doc.text, doc.url)
         except ExtractTimeout as e:
             count(STAGE, "errors", "timeout")
-            yield beam.pvalue.TaggedOutput(_DEAD, _dead(doc, "extract:timeout", str(e)))
+            yield beam.pvalue.TaggedOutput(DEAD, _dead(doc, "extract:timeout", str(e)))
             return
         out, reason = decide(doc, text, self._cfg.min_chars)
         if reason is None:
@@ -89,10 +95,6 @@ class Extract(beam.PTransform):
 
     def expand(self, docs: beam.PCollection) -> StageResult:
         # the DoFn's own dead letters (timeout, size) and unforeseen exceptions are two streams, merged
-        result = docs | "Extract" >> beam.ParDo(_ExtractFn(self._cfg)).with_exception_handling(
-            main_tag="kept", dead_letter_tag="failed"
-        )
-        failed = result["failed"] | "Failed" >> beam.Map(to_dead_letter, stage=STAGE)
-        errors = (result[_DEAD], failed) | "AllDead" >> beam.Flatten()
+        result, errors = dead_lettered(docs, "Extract", _ExtractFn(self._cfg), STAGE, **{DEAD: DeadLetter})
         return typed_stage_result(result["kept"], result["rejected"], errors)
 

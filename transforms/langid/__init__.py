@@ -5,11 +5,21 @@ transform). The lid.176 model file ships in ``transforms/models``; lingua's mode
 ``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
 """
 from pilewright.transforms.langid.sections import AUDIT_SECTIONS
-from pilewright.transforms.langid.stage import LangId, model_labels
+from pilewright.transforms.langid.stage import LangId, check_languages, model_labels
 
 def build_stage(config, context):
     """The stage of the flow (``transforms.flow``) for this config block."""
     return LangId(config, per_source=context.per_source("langid"))
 
 
-__all__ = ["AUDIT_SECTIONS", "build_stage", "LangId", "model_labels"]
+def check(config, context):
+    """``languages`` must be labels the language model can give: a wrong code would otherwise show only
+    after the run, as every document dropped."""
+    if config is not None and config.enabled:
+        check_languages(config, "stages.langid")
+    for source, cfg in context.per_source("langid").items():
+        if cfg is not None and cfg.enabled and cfg != config:
+            check_languages(cfg, f"langid of source {source} (its profile)")
+
+
+__all__ = ["AUDIT_SECTIONS", "build_stage", "check", "check_languages", "LangId", "model_labels"]

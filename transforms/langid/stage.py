@@ -18,9 +18,9 @@ import apache_beam as beam
 from pilewright.schemas.audit import LANGID_LANGUAGES
 from pilewright.schemas.errors import UserError
 from pilewright.schemas.stages.quality import LangIdConfig
-from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
+from pilewright.schemas.records import Document, RejectedDocument
 from pilewright.transforms.fasttext_models import DEFAULT_LANGID_MODEL, fasttext_line, fasttext_predict, load_fasttext, local_model_path
-from pilewright.transforms.stage import PerSource, StageResult, count, rejected_output, to_dead_letter
+from pilewright.transforms.stage import PerSource, StageResult, count, dead_lettered, rejected_output
 
 STAGE = "langid"
 _LABEL_PREFIX = "__label__"
@@ -75,6 +75,25 @@ LINGUA_TO_LID = {"nb": "no"}
 
 class SecondDetectorMissing(UserError):
     """The configured second language detector is not installed."""
+
+
+class LanguageCodeError(UserError):
+    """A ``languages`` entry the language model cannot give."""
+
+
+def check_languages(cfg: LangIdConfig, where: str) -> None:
+    """Raises ``LanguageCodeError`` naming ``<where>.languages[i]`` for a code the model cannot give."""
+    labels = model_labels(cfg)
+    if labels is None:
+        return
+    for i, lang in enumerate(cfg.languages):
+        if lang not in labels:
+            near = sorted(l for l in labels if l[:2] == str(lang)[:2].lower())[:5]
+            hint = f" (close: {', '.join(near)})" if near else ""
+            raise LanguageCodeError(
+                f"{where}.languages[{i}]: {lang!r} is not a language of the model{hint}; use its ISO "
+                f"639 codes such as en, de, fr, zh"
+            )
 
 
 class SecondDetector:
@@ -200,12 +219,8 @@ class LangId(beam.PTransform):
         self._configs = PerSource(cfg, per_source)
 
     def expand(self, docs: beam.PCollection) -> StageResult:
-        outs = docs | "Identify" >> beam.ParDo(_LangIdFn(self._configs)).with_exception_handling(
-            main_tag="kept", dead_letter_tag="errors"
-        )
-        errors = outs["errors"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(
-            DeadLetter
-        )
+        outs, errors = dead_lettered(docs, "Identify", _LangIdFn(self._configs), STAGE, main_type=Document,
+                                     rejected=RejectedDocument)
         stats = (
             outs[_LangIdFn.LANGUAGES]
             | "PerLanguage" >> beam.combiners.Count.PerElement()
@@ -213,8 +228,8 @@ class LangId(beam.PTransform):
             | "Histogram" >> beam.Map(lambda pairs: (LANGID_LANGUAGES, _histogram(pairs)))
         )
         return StageResult(
-            main=outs["kept"] | "TypeKept" >> beam.Map(lambda d: d).with_output_types(Document),
-            rejected=outs["rejected"] | "TypeRejected" >> beam.Map(lambda r: r).with_output_types(RejectedDocument),
+            main=outs["kept"],
+            rejected=outs["rejected"],
             errors=errors,
             stats=stats,
         )

@@ -14,7 +14,18 @@ import apache_beam as beam
 from pilewright.schemas.audit import PII_ENTITIES
 from pilewright.schemas.stages.pii import PIIConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
-from pilewright.transforms.stage import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, StageResult, count, distribution, reject, typed_stage_result
+from pilewright.transforms.stage import (
+    DEAD,
+    ERROR_CHARS,
+    PAYLOAD_PREFIX_CHARS,
+    StageResult,
+    batch_with_fallback,
+    count,
+    distribution,
+    document_dead_letter,
+    reject,
+    typed_stage_result,
+)
 
 STAGE = "pii"
 TOO_MANY = "pii:too_many_entities"
@@ -42,29 +53,20 @@ class _RedactDocumentsFn(beam.DoFn):
         self._scanner = _scanner(self._cfg)
 
     def process(self, batch: list[Document]) -> Iterable:
-        try:
-            redactions = self._scanner.redact_many([d.text for d in batch])
-        except Exception:  # one bad document must not take its batch down: redo them one by one
-            redactions = None
-        for i, doc in enumerate(batch):
-            try:
-                red = redactions[i] if redactions is not None else self._scanner.redact_text(doc.text)
-                outputs, dropped = self._route(doc, red)
-            except Exception as e:
-                yield beam.pvalue.TaggedOutput("errors", self._dead_letter(doc, e))
-                count(STAGE, "errors", type(e).__name__)
-                continue
-            yield from outputs
-            for entity, n in red.counts.items():
-                count(STAGE, "redacted", entity, n)
-            for entity, reasons in red.left.items():
-                for reason, n in reasons.items():
-                    count(STAGE, "left", f"{entity}:{reason}", n)
-            distribution(STAGE, "analyzed_chars", red.analyzed_chars)
-            if dropped:
-                count(STAGE, "dropped", TOO_MANY)
-            else:
-                count(STAGE, "kept")
+        yield from batch_with_fallback(batch, lambda docs: self._scanner.redact_many([d.text for d in docs]),
+                                       lambda doc: self._scanner.redact_text(doc.text), self._emit, STAGE,
+                                       dead_letter=self._dead_letter)
+
+    def _emit(self, doc: Document, red) -> list:
+        outputs, dropped = self._route(doc, red)
+        for entity, n in red.counts.items():
+            count(STAGE, "redacted", entity, n)
+        for entity, reasons in red.left.items():
+            for reason, n in reasons.items():
+                count(STAGE, "left", f"{entity}:{reason}", n)
+        distribution(STAGE, "analyzed_chars", red.analyzed_chars)
+        count(STAGE, "dropped", TOO_MANY) if dropped else count(STAGE, "kept")
+        return outputs
 
     def _route(self, doc: Document, red) -> tuple[list, bool]:
         annotated = doc._replace(text=red.text, pii_counts=red.counts)
@@ -79,14 +81,14 @@ class _RedactDocumentsFn(beam.DoFn):
         outputs.append(annotated)
         return outputs, False
 
-    def _dead_letter(self, doc: Document, exc: Exception) -> DeadLetter:
+    def _dead_letter(self, doc: Document, exc_info: tuple) -> DeadLetter:
         # the text could not be scanned, so none of it goes out: no payload, and a redacted message
+        exc = exc_info[1]
         try:
             error = self._scanner.redact_fragment(repr(exc)[:ERROR_CHARS], cut=len(repr(exc)) > ERROR_CHARS)
         except Exception:
             error = WITHHELD
-        return DeadLetter(stage=STAGE, source=doc.source, path=None, offset=None, doc_id=doc.id,
-                          error_type=type(exc).__name__, error=error, payload_prefix="")
+        return document_dead_letter(doc, STAGE, type(exc).__name__, error, payload="")
 
 
 
@@ -171,8 +173,7 @@ class RedactPII(beam.PTransform):
         outs = (
             docs
             | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=cfg.batch_size)
-            | "Redact" >> beam.ParDo(_RedactDocumentsFn(cfg)).with_outputs("rejected", "errors", "found",
-                                                                            main="kept")
+            | "Redact" >> beam.ParDo(_RedactDocumentsFn(cfg)).with_outputs("rejected", DEAD, "found", main="kept")
         )
         by_source = (
             outs.found
@@ -186,7 +187,7 @@ class RedactPII(beam.PTransform):
             | "RecognizerSeed" >> beam.Create([None])
             | "Recognizers" >> beam.Map(lambda x: ("recognizers", recognizer_report(x, cfg)))
         )
-        return typed_stage_result(outs.kept, outs.rejected, outs.errors,
+        return typed_stage_result(outs.kept, outs.rejected, outs[DEAD],
                                   stats=(by_source, recognizers) | "Stats" >> beam.Flatten())
 
 

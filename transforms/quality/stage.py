@@ -8,8 +8,6 @@ definitions and reason codes are documented in ``quality.gopher``, ``quality.c4`
 """
 from __future__ import annotations
 
-import sys
-import traceback
 from typing import Iterable, Optional
 
 import apache_beam as beam
@@ -18,10 +16,17 @@ from pilewright.schemas.stages.quality import QualityConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 from pilewright.transforms.fasttext_models import load_fasttext, local_model_path
 from pilewright.transforms.quality.classifier import label_probability
-from pilewright.transforms.stage import PerSource, StageResult, count, rejected_output, to_dead_letter
+from pilewright.transforms.stage import (
+    DEAD,
+    PerSource,
+    StageResult,
+    batch_with_fallback,
+    count,
+    dead_lettered,
+    rejected_output,
+)
 
 STAGE = "quality"
-ERRORS = "errors"
 # documents scored together (the n-gram measures of a batch are vectorized together)
 MAX_BATCH = 1000
 
@@ -105,30 +110,17 @@ class _QualityBatchFn(beam.DoFn):
         self._scorer = SourceScorers(self._configs)
 
     def process(self, batch: list[Document]) -> Iterable:
-        try:
-            decided = self._scorer.decide_batch(batch)
-        except Exception:
-            decided = None
-        if decided is None:
-            for doc in batch:
-                try:
-                    yield from self._emit(self._scorer.decide_batch([doc]))
-                except Exception:
-                    exc_type, exc, tb = sys.exc_info()
-                    failure = (doc, (exc_type, repr(exc), traceback.format_tb(tb)))
-                    count(STAGE, "errors", exc_type.__name__)
-                    yield beam.pvalue.TaggedOutput(ERRORS, to_dead_letter(failure, STAGE))
-            return
-        yield from self._emit(decided)
+        yield from batch_with_fallback(batch, self._scorer.decide_batch,
+                                       lambda doc: self._scorer.decide_batch([doc])[0], self._emit, STAGE)
 
     @staticmethod
-    def _emit(decided) -> Iterable:
-        for doc, reason in decided:
-            if reason is None:
-                count(STAGE, "kept")
-                yield doc
-            else:
-                yield rejected_output(doc, STAGE, reason)
+    def _emit(_doc: Document, decided: tuple[Document, Optional[str]]) -> Iterable:
+        doc, reason = decided
+        if reason is None:
+            count(STAGE, "kept")
+            yield doc
+        else:
+            yield rejected_output(doc, STAGE, reason)
 
 
 class QualityFilter(beam.PTransform):
@@ -152,24 +144,9 @@ class QualityFilter(beam.PTransform):
         self._configs = PerSource(cfg, per_source)
 
     def expand(self, docs: beam.PCollection) -> StageResult:
-        outs = (
-            docs
-            | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=MAX_BATCH)
-            | "Score" >> beam.ParDo(_QualityBatchFn(self._configs)).with_exception_handling(
-                main_tag="kept", dead_letter_tag="failed_batches"
-            )
-        )
-        # a whole batch reaching the dead-letter tag would mean the per-document fallback itself broke
-        batch_errors = outs["failed_batches"] | "BatchDeadLetters" >> beam.FlatMap(_batch_dead_letters)
-        errors = (outs[ERRORS], batch_errors) | "AllErrors" >> beam.Flatten()
-        return StageResult(
-            main=outs["kept"] | "TypeKept" >> beam.Map(lambda d: d).with_output_types(Document),
-            rejected=outs["rejected"] | "TypeRejected" >> beam.Map(lambda r: r).with_output_types(RejectedDocument),
-            errors=errors | "TypeErrors" >> beam.Map(lambda e: e).with_output_types(DeadLetter),
-        )
-
-
-def _batch_dead_letters(failure) -> Iterable[DeadLetter]:
-    batch, info = failure[0], failure[1]
-    for doc in batch:
-        yield to_dead_letter((doc, info), STAGE)
+        batches = docs | "Batch" >> beam.BatchElements(min_batch_size=1, max_batch_size=MAX_BATCH)
+        # a whole batch failing would mean the per-document fallback itself broke: each document is then
+        # a dead letter of its own
+        outs, errors = dead_lettered(batches, "Score", _QualityBatchFn(self._configs), STAGE, main_type=Document,
+                                     rejected=RejectedDocument, **{DEAD: DeadLetter})
+        return StageResult(main=outs["kept"], rejected=outs["rejected"], errors=errors)

@@ -18,23 +18,15 @@ from typing import Optional
 
 import apache_beam as beam
 
-from pilewright.schemas.records import DeadLetter, Document
+from pilewright.schemas.records import Document
 from pilewright.schemas.stages.span_dedup import SpanDedupConfig
 from pilewright.transforms.hashing import seeded_unit
-from pilewright.transforms.stage import count, reject, to_dead_letter, typed_stage_result
+from pilewright.transforms.stage import count, dead_lettered, reject, scope_of, typed_stage_result
 from pilewright.transforms.span_dedup.spans import remove_units, spans
 from pilewright.transforms.spill import DecisionsByFile, SpillDocumentsFn, iter_documents
 
 STAGE = "span_dedup"
 TOP_SPANS = 10
-
-
-def scope_of(doc: Document, scope: str) -> str:
-    if scope == "per_source":
-        return f"source:{doc.source}"
-    if scope == "per_domain":
-        return f"domain:{doc.domain}"
-    return ""
 
 
 def order_key(seed: int, doc_id: str) -> tuple[float, str]:
@@ -194,10 +186,7 @@ class SpanDedup(beam.PTransform):
 
     def expand(self, docs):
         cfg = self._cfg
-        signed = docs | "Spans" >> beam.ParDo(_SpansFn(cfg, self._seed)).with_exception_handling(
-            main_tag="members", dead_letter_tag="errors"
-        )
-        errors = signed["errors"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(DeadLetter)
+        signed, errors = dead_lettered(docs, "Spans", _SpansFn(cfg, self._seed), STAGE, main_tag="members")
         losers = (
             signed["members"]
             | "BySpan" >> beam.GroupByKey()
