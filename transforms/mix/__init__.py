@@ -3,6 +3,13 @@
 Files: ``plan`` (the pure plan: per-domain token budgets, repeats and subsampling), ``stage`` (the
 ``MixDomains`` transform that applies the plan and supplies the order keys the shards follow).
 """
-from pilewright.transforms.mix.stage import MixDomains
+from pilewright.schemas.stages.mix import MixConfig
+from pilewright.transforms.mix.stage import MixDomains, MixResult
 
-__all__ = ["MixDomains"]
+
+def build_stage(config: MixConfig, context) -> MixDomains:
+    """The stage of the spine (``transforms.flow.MIX``) for the ``mix:`` block."""
+    return MixDomains(config, context.sources, context.seed)
+
+
+__all__ = ["build_stage", "MixDomains", "MixResult"]
