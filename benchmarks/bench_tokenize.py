@@ -159,6 +159,7 @@ def main() -> int:
     from pilewright.tokenizer.spm import Encoder
     from pilewright.tokenizer.hf import HFEncoder
     from pilewright.tokenizer.spm_train import train_bpe
+    from pilewright.tokenizer.hf import HFOptions
     from pilewright.transforms.tokenize.stage import Encode, _EncodeFn
 
     docs = load_docs(args.corpus, args.mb)
@@ -193,7 +194,7 @@ def main() -> int:
     documents = [Document(id=d["id"], text=d["text"], source="wiki", domain="general", url=None, lang=None,
                           lang_score=None, quality=None, dup_cluster=None, pii_counts=None, n_tokens=None)
                  for d in docs]
-    fn = _EncodeFn({"eos_token": None, "bos_token": None, "add_bos": False})
+    fn = _EncodeFn(HFOptions())
     list(fn.process(documents[0], tok_bytes))  # loads the tokenizer once, as a worker does before its bundles
     c, _w, _ = cpu(lambda: [list(fn.process(d, tok_bytes)) for d in documents])
     rows.append(row("pilewright hf: tokenize stage DoFn body", c, mb, len(texts)))
@@ -201,7 +202,7 @@ def main() -> int:
     if not args.no_beam:
         def hf_stage(p, pc):
             model = p | "Model" >> beam.Create([tok_bytes])
-            return (pc | Encode(model, {"eos_token": None, "bos_token": None, "add_bos": False},
+            return (pc | Encode(model, HFOptions(),
                                 str(work / "tokens"))).main
 
         c = beam_cpu(documents, hf_stage)

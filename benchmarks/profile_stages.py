@@ -321,6 +321,7 @@ def profile_tokenize(kind: str, docs, mb: float, repeat: int, work: str) -> Prof
     import apache_beam as beam
 
     from pilewright.schemas.records import Document, TokenizedDocument
+    from pilewright.tokenizer.hf import HFOptions
     from pilewright.transforms.tokenize.stage import Encode, _EncodeFn
 
     texts = [d.text for d in docs]
@@ -337,7 +338,7 @@ def profile_tokenize(kind: str, docs, mb: float, repeat: int, work: str) -> Prof
     else:
         from tokenizers import Tokenizer
 
-        hf = {"eos_token": None, "bos_token": None, "add_bos": False}
+        hf = HFOptions()
         fresh = Tokenizer.from_str(model.decode("utf-8"))
 
         def library():  # the library's fastest call (batches, no offsets), the ids taken out as it hands them

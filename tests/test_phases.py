@@ -266,7 +266,7 @@ def test_no_side_input_or_group_grows_with_the_number_of_documents(tmp_path, mon
     assert any(k.startswith("side:") for k in small) and any(k.startswith("group:") for k in small)
     # the shard placement's one side input is a token total per cell of the shard order: bounded by the
     # cells (256 a shard), not by the documents
-    by_cells = {"side:Shard/Place"}
+    by_cells = {"side:Stage[shard]/Write/Place"}
     assert all(large[k] <= shards * CELLS_PER_SHARD for k in by_cells)
     grown = {k: (small[k], large[k]) for k in small if k not in by_cells and large[k] > max(1.5 * small[k], 50)}
     assert not grown, f"grows with the corpus (N, 4N): {grown}"

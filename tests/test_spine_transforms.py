@@ -77,3 +77,41 @@ def test_order_key_is_stable_and_seeded():
     assert order_key(1, "a", 0) != order_key(2, "a", 0)
     assert order_key(1, "a", 0) != order_key(1, "a", 1)
     assert 0 <= order_key(1, "a", 0) < 2**63
+
+
+def _shard_files(out) -> dict:
+    return {p.name: p.read_bytes() for p in sorted((out / "tokens").glob("*")) if p.is_file()}
+
+
+def test_shard_stage_follows_keyed_input_and_keys_the_rest_itself(tmp_path):
+    """The shard family builds its stage from the ``shards:`` block; given (key, doc) pairs it follows those
+    keys, given documents it keys them by (seed, id, epoch): the same keys give the same files."""
+    from pilewright.schemas.config import ShardsConfig
+    from pilewright.schemas.records import TokenizedDocument
+    from pilewright.tokenizer.spm import TokenizerInfo
+    from pilewright.transforms import shard
+    from pilewright.transforms.flow import RunContext
+    from pilewright.transforms.shard.stage import DOCS, INFO, KEYED
+
+    docs = [TokenizedDocument(id=f"s/{i}", source="s", domain="general",
+                              tokens=np.append(np.arange(1, i + 2), 0).astype("<u4").tobytes(), n_tokens=i + 2)
+            for i in range(30)]
+    info = TokenizerInfo(sha256="0" * 64, vocab_size=64, eos_id=0)
+    written = {}
+    for keyed in (False, True):
+        out = tmp_path / ("keyed" if keyed else "docs")
+        stage = shard.build_stage(ShardsConfig(num_shards=3, format="both"), RunContext(seed=7, out_dir=str(out)))
+        with TestPipeline() as p:
+            pc = p | "Docs" >> beam.Create(docs)
+            inputs = {INFO: p | "Info" >> beam.Create([info])}
+            if keyed:
+                inputs[KEYED] = pc | "Key" >> beam.Map(lambda d: (order_key(7, d.id, d.epoch), d))
+            else:
+                inputs[DOCS] = pc
+            result = inputs | stage
+            totals = (result.shards | beam.Map(lambda s: (1, s.n_docs))
+                      | beam.CombineGlobally(lambda pairs: tuple(map(sum, zip(*pairs)))))
+            assert_that(totals, equal_to([(3, 30)]))  # three shards, every document in one
+        written[keyed] = _shard_files(out)
+    assert written[False] and written[False] == written[True]
+    assert any(name.endswith(".bin") for name in written[False])  # format: both adds Megatron files

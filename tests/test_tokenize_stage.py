@@ -11,13 +11,13 @@ from apache_beam.testing.test_pipeline import TestPipeline  # noqa: E402
 from apache_beam.testing.util import assert_that, equal_to  # noqa: E402
 
 from pilewright.schemas.records import Document  # noqa: E402
-from pilewright.tokenizer.hf import HFEncoder  # noqa: E402
+from pilewright.tokenizer.hf import HFEncoder, HFOptions  # noqa: E402
 from pilewright.transforms.tokenize import stage as tokenize  # noqa: E402
 
 from conftest import sample_texts  # noqa: E402
 from hf_tokenizers import train_byte_bpe  # noqa: E402
 
-HF = {"eos_token": None, "bos_token": None, "add_bos": False}
+HF = HFOptions()
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def _docs(n: int) -> list[Document]:
 
 def test_hf_stage_in_beam_matches_the_encoder_and_loses_nothing(tok_json, tmp_path):
     docs = _docs(40)
-    enc = HFEncoder(tok_json, **HF)
+    enc = HFEncoder(tok_json, **HF._asdict())
     want = sorted((d.id, len(enc.encode(d.text))) for d in docs)
     arrays = {d.id: enc.encode(d.text).astype("<u4").tobytes() for d in docs}
     with TestPipeline() as p:
@@ -56,3 +56,25 @@ def _read_back(t):
         return t.id, reader.read(t.ref_path, t.ref_offset, 4 * t.n_tokens)
     finally:
         reader.close()
+
+
+def test_tokenize_stage_takes_its_tokenizer_from_its_block(tok_json, tmp_path):
+    """The tokenize family builds its stage from the ``tokenizer:`` block: an ``hf`` file is loaded, copied
+    to OUT/tokenizer and described by ``info``; the documents come out encoded by it."""
+    from pilewright.schemas.config import TokenizerConfig
+    from pilewright.transforms import tokenize as family
+    from pilewright.transforms.flow import RunContext
+
+    (tmp_path / "tokenizer.json").write_bytes(tok_json)
+    docs = _docs(12)
+    enc = HFEncoder(tok_json)
+    want = sorted((d.id, len(enc.encode(d.text))) for d in docs)
+    context = RunContext(seed=0, out_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"))
+    stage = family.build_stage(TokenizerConfig(hf=str(tmp_path / "tokenizer.json")), context)
+    with TestPipeline() as p:
+        result = p | beam.Create(docs) | stage
+        assert_that(result.main | "N" >> beam.Map(lambda t: (t.id, t.n_tokens)), equal_to(want), label="tokens")
+        assert_that(result.annotated | "A" >> beam.Map(lambda d: (d.id, d.n_tokens)), equal_to(want), label="docs")
+        assert_that(result.info | "I" >> beam.Map(lambda i: (i.kind, i.file, i.eos_id)),
+                    equal_to([("hf", "tokenizer.json", enc.eos_id)]), label="info")
+    assert (tmp_path / "out" / "tokenizer" / "tokenizer.json").read_bytes() == tok_json

@@ -178,9 +178,10 @@ def test_stage_dofn_raises_a_dead_letter_reason_for_lone_surrogates(tok_json):
     handed one directly raises, and with_exception_handling turns that into this dead letter."""
     from pilewright.schemas.records import Document
     from pilewright.transforms.stage import to_dead_letter
+    from pilewright.tokenizer.hf import HFOptions
     from pilewright.transforms.tokenize.stage import _EncodeFn
 
-    fn = _EncodeFn({"eos_token": None, "bos_token": None, "add_bos": False})
+    fn = _EncodeFn(HFOptions())
     ok = list(fn.process(Document(id="s/1", text="fine <|endoftext|>", source="s", domain="general"), tok_json))
     assert ok[0].n_tokens == len(np.frombuffer(ok[0].tokens, "<u4")) and ok[0].tokens[-4:] == b"\x00\x00\x00\x00"
     bad = Document(id="s/2", text="x\ud83d", source="s", domain="general")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from typing import Optional, Sequence
+from typing import NamedTuple, Optional, Sequence
 
 import numpy as np
 
@@ -21,6 +21,15 @@ from pilewright.schemas.errors import UserError
 from pilewright.tokenizer.spm import TokenizerInfo, ids_with_eos
 
 TOKENIZER_FILE = "tokenizer.json"
+
+
+class HFOptions(NamedTuple):
+    """How a Hugging Face tokenizer wraps each document: the special tokens taken as EOS/BOS (None: the
+    tokenizer's own, found by name) and whether every document starts with BOS."""
+
+    eos_token: Optional[str] = None
+    bos_token: Optional[str] = None
+    add_bos: bool = False
 # EOS candidates among a tokenizer's special added tokens, most specific first: GPT-2/NeoX/Qwen/OLMo,
 # Llama 3 base, Llama 2/Mistral, Gemma. A chat model's end-of-turn token (<|eot_id|>) is deliberately
 # absent: a base model's documents end with its end-of-text token.

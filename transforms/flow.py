@@ -1,4 +1,5 @@
-"""The curation flow: every curation stage, in order, registered once.
+"""The stages of a run, in order, registered once: the spine (ingest before the curation flow; tokenize,
+mix and shard after it) and the curation flow itself.
 
 ``FLOW`` is the one list. Each entry names a field of ``schemas.config.StagesConfig`` (the stage's config
 block, also its name in the audit and its step label ``Stage[<name>]``) and the ``transforms`` subpackage
@@ -12,6 +13,12 @@ dropped before the pii stage reaches no output either).
 Adding a stage: its config model (``schemas/stages/``), its field in ``StagesConfig``, its package here in
 ``transforms/`` with ``build_stage``, and one line in ``FLOW``. ``tests/test_flow.py`` checks the list
 against the config model.
+
+The spine stages are families like the others: each exposes ``build_stage(config, context)`` built from
+its own top-level config block (``StageSpec.block``: ingest from ``policy`` and the sources of the
+context, tokenize from ``tokenizer``, mix from ``mix``, shard from ``shards``). Their inputs and results
+differ (ingest starts from the pipeline, tokenize also gives the tokenizer's info, shard takes the
+tokenizer's info beside the tokens); ``pipeline.job.stages`` wires them.
 """
 from __future__ import annotations
 
@@ -40,6 +47,11 @@ class RunContext:
     # family's ``merge_stats(section, payloads)``: a section that is not a tally carries what that merge
     # needs (decontaminate: every evaluation item found), and the merge returns the section's final form
     per_unit: bool = False
+    # OUT: where the spine writes what a run delivers (the tokenizer, the shards); None outside a job
+    out_dir: Optional[str] = None
+    # (source, pattern, path) of exactly the files ingest reads (one unit of a phased run); None: every
+    # file the sources' patterns match
+    inputs: Optional[tuple[tuple[str, str, str], ...]] = None
 
     def per_source(self, stage: str) -> dict[str, Any]:
         """source -> the config of ``stage`` for that source, for the sources whose profile sets one."""
@@ -55,6 +67,9 @@ class StageSpec:
     # make a stage corpus-wide: its family's ``merge_stats`` merges the units' sections
     # (``RunContext.per_unit``)
     corpus: bool = False
+    # a spine stage: the field of the run config (``schemas.config.RunConfig``) holding its config; a
+    # curation stage's config is ``stages.<name>``
+    block: str = ""
 
     @property
     def module_name(self) -> str:
@@ -74,6 +89,10 @@ class StageSpec:
         if check is not None:
             check(config, context)
 
+    def family(self):
+        """The stage's package (``transforms/<name>/``), for what it declares beside ``build_stage``."""
+        return self._module()
+
     def side_output_hook(self, config: Any) -> Optional[beam.PTransform]:
         hook = getattr(self._module(), "side_output_hook", None)
         return hook(config) if hook is not None else None
@@ -91,6 +110,22 @@ FLOW: tuple[StageSpec, ...] = (
     StageSpec("span_dedup", corpus=True),  # after whole duplicates are gone
     StageSpec("pii"),  # last: redacts what the earlier stages kept
 )
+
+
+# the spine: every run has it, around the curation flow
+INGEST = StageSpec("ingest", block="policy")  # reads the context's sources (or inputs): the first stage
+TOKENIZE = StageSpec("tokenize", block="tokenizer")
+MIX = StageSpec("mix", block="mix")  # in the run when its block is present and enabled
+SHARD = StageSpec("shard", block="shards")
+
+# every stage, in the order a document meets them
+STAGES: tuple[StageSpec, ...] = (INGEST, *FLOW, TOKENIZE, MIX, SHARD)
+STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
+
+
+def spec_named(name: str) -> Optional[StageSpec]:
+    """The registered stage called ``name``, or None."""
+    return next((s for s in STAGES if s.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -114,3 +149,9 @@ def enabled_stages(stages_config: Any, flow: Optional[Sequence[StageSpec]] = Non
         if _on(config) or any(_on(c) for c in per_source.values()):
             out.append(EnabledStage(spec, config))
     return out
+
+
+def spine_stage(spec: StageSpec, run_config: Any, context: RunContext) -> Optional[beam.PTransform]:
+    """A spine stage built from its block of ``run_config``, or None when the block is absent or disabled."""
+    config = getattr(run_config, spec.block)
+    return spec.build(config, context) if _on(config) else None

@@ -17,6 +17,7 @@ from typing import Mapping, Optional, Sequence
 from pilewright.schemas.errors import UserError
 from pilewright.schemas import layout
 from pilewright.pipeline.audit.summary import load_run_files
+from pilewright.pipeline.job.stages import READ_STAGE, TOKENS_STAGE, target_shares
 
 CHINCHILLA_TOKENS_PER_PARAM = 20.0
 DEFAULT_DOMAINS = {"finance": 0.51, "general": 0.49}  # BloombergGPT's FinPile mix
@@ -104,33 +105,34 @@ class RunYield:
     """What a finished run tells about yield and cost."""
 
     out_dir: str
-    raw_chars: Mapping[str, int]  # domain -> characters read by ingest (kept + rejected)
+    raw_chars: Mapping[str, int]  # domain -> characters the sources held (read: kept + rejected)
     curated_tokens: Mapping[str, int]  # domain -> tokens of the curated documents (before any mix)
     stage_seconds: Mapping[str, float]  # stage -> worker-seconds; empty when the run did not record them
     run_seconds: float
-    mix_domains: Optional[Mapping[str, float]] = None
+    domain_shares: Optional[Mapping[str, float]] = None  # the shares the run's mix aimed at
     notes: Sequence[str] = field(default_factory=tuple)
 
 
 def facts_from_audit(audit: dict, out_dir: str = "", manifest: Optional[dict] = None) -> RunYield:
     """Yield and cost from a run's audit.json (and its manifest, for the mix it used). Pure."""
     stages = {s["name"]: s for s in audit.get("stages", [])}
-    if "ingest" not in stages or "tokenize" not in stages:
-        raise PlanError(f"--from-run {out_dir}: audit.json has no ingest/tokenize stages; was the run complete?")
+    if READ_STAGE not in stages or TOKENS_STAGE not in stages:
+        raise PlanError(f"--from-run {out_dir}: audit.json has no {READ_STAGE}/{TOKENS_STAGE} stages; "
+                        "was the run complete?")
     raw: dict[str, int] = {}
-    for src in stages["ingest"]["by_source"].values():
+    for src in stages[READ_STAGE]["by_source"].values():
         raw[src["domain"]] = raw.get(src["domain"], 0) + src["kept_chars"] + src.get("rejected_chars", 0)
     curated: dict[str, int] = {}
-    for src in stages["tokenize"]["by_source"].values():
+    for src in stages[TOKENS_STAGE]["by_source"].values():
         curated[src["domain"]] = curated.get(src["domain"], 0) + src["kept_tokens"]
     run = audit.get("run", {})
     notes = []
     stage_seconds = dict(run.get("stage_seconds") or {})
     if not stage_seconds:
         notes.append("this run did not record per-stage worker time; only the whole run's wall time is known")
-    mix = (manifest or {}).get("config", {}).get("mix") if manifest else None
+    shares = target_shares((manifest or {}).get("config", {})) if manifest else None
     return RunYield(out_dir, dict(sorted(raw.items())), dict(sorted(curated.items())), stage_seconds,
-                    float(run.get("seconds", 0.0)), (mix or {}).get("domains"), tuple(notes))
+                    float(run.get("seconds", 0.0)), shares, tuple(notes))
 
 
 def read_run(out_dir: str) -> RunYield:
@@ -360,7 +362,7 @@ def run(args: argparse.Namespace) -> int:
         elif args.domains:
             shares = parse_domains(args.domains)
         else:
-            shares = dict(facts.mix_domains) if facts is not None and facts.mix_domains else dict(DEFAULT_DOMAINS)
+            shares = dict(facts.domain_shares) if facts is not None and facts.domain_shares else dict(DEFAULT_DOMAINS)
     except UserError as e:  # PlanError, and the audit reader's SummaryError for a malformed run file
         return fail(str(e))
     print("\n".join(plan_lines(args.params, args.tokens_per_param, shares, args.gpus, args.gpu, args.mfu,

@@ -35,19 +35,12 @@ from pilewright.pipeline.audit.atomic import write_atomic
 from pilewright.pipeline.audit.report import write_report
 from pilewright.pipeline.audit.summary import load_run_files
 from pilewright.pipeline.job.stage_timing import stage_seconds
-from pilewright.pipeline.job.stages import curation_stages, side_output_hooks
+from pilewright.pipeline.job.stages import curation_stages, side_output_hooks, spine
 from pilewright.pipeline.job import steps
 from pilewright.schemas import layout
 from pilewright.schemas.audit import RunFacts
 from pilewright.schemas.errors import UserError
-from pilewright.tokenizer.spm import model_info
-from pilewright.tokenizer.hf import hf_info
 from pilewright.transforms.stage import METRICS_NAMESPACE, StageResult, sum_pairs
-from pilewright.transforms.mix.stage import MixDomains
-from pilewright.transforms.shard.stage import WriteShards
-from pilewright.transforms.spill import SpillDocumentsFn, iter_documents, remove_work_dir
-from pilewright.schemas.records import Document
-from pilewright.transforms.tokenize.stage import Encode, LoadHFTokenizer, LoadTokenizer, TrainTokenizer
 
 MANAGED_OUTPUTS = layout.MANAGED
 
@@ -67,8 +60,8 @@ def build_pipeline(
     progress_dir: Optional[str] = None,
 ) -> list[str]:
     """Adds the final phase to ``p``: the earlier phases' files read back -> the last corpus-wide stages
-    (when no per-document stage follows them) -> tokenizer -> tokenize -> mix -> shards, plus side
-    outputs, manifest and audit.
+    (when no per-document stage follows them) -> the spine (``pipeline.job.stages.spine``: tokens and
+    shards), plus side outputs, manifest and audit.
 
     ``earlier``: per earlier phase, its units' ``unit.json`` (``pipeline.job.phases``). ``progress_dir``: a
     progress channel folder (``pipeline.progress``) the workers report to, or None. Returns the audited
@@ -85,59 +78,25 @@ def build_pipeline(
         results.append((name, stage))
         docs = stage.main
 
-    model_dir = FileSystems.join(out_dir, "tokenizer")
-    hf = None
-    if cfg.tokenizer.hf:
-        hf = {"eos_token": cfg.tokenizer.eos_token, "bos_token": cfg.tokenizer.bos_token, "add_bos": cfg.tokenizer.bos}
-        model = p | steps.LOAD_TOKENIZER >> LoadHFTokenizer(cfg.tokenizer.hf, model_dir)
-        tokenizer_info = model | steps.TOKENIZER_INFO >> beam.Map(lambda data: hf_info(data, **hf))
-    else:
-        if cfg.tokenizer.model:
-            model = p | steps.LOAD_TOKENIZER >> LoadTokenizer(cfg.tokenizer.model, model_dir)
-        else:
-            model = docs | steps.TRAIN_TOKENIZER >> TrainTokenizer(
-                cfg.tokenizer.train, seed, model_dir, FileSystems.join(work, "tokenizer")
-            )
-            # the encoder waits for the model, which waits for every document: the curated documents
-            # wait on disk (one reference per bundle crosses the barrier), not in a runner's buffers
-            docs = (
-                docs
-                | steps.SPILL_CURATED >> beam.ParDo(SpillDocumentsFn(FileSystems.join(work, "curated")))
-                | steps.READ_CURATED >> beam.FlatMap(iter_documents).with_output_types(Document)
-            )
-        tokenizer_info = model | steps.TOKENIZER_INFO >> beam.Map(model_info)
-
-    tokenized = docs | steps.TOKENIZE >> Encode(model, hf, FileSystems.join(work, "tokens"))
-    results.append(("tokenize", tokenized))
-    tokens = tokenized.main
-    shard_input, mix_report = tokens, None
-    if cfg.mix is not None and cfg.mix.enabled:
-        # mix repeats/subsamples by token budget and supplies the stratified order keys the shards follow
-        mix = tokens | steps.MIX >> MixDomains(cfg.mix, cfg.sources, seed)
-        results.append(("mix", mix))
-        tokens, shard_input, mix_report = mix.mixed, mix.keyed, mix.report
-
-    shard_infos = shard_input | steps.SHARD >> WriteShards(
-        out_dir, tokenizer_info, seed, cfg.shards.tokens_per_shard, cfg.shards.num_shards,
-        prekeyed=mix_report is not None, megatron=cfg.shards.format == "both",
-    )
+    made = spine(docs, cfg, out_dir, work)
+    results += made.results
     tokens_by = (
-        tokens
+        made.tokens
         | steps.TOKENS_BY >> beam.FlatMap(
             lambda t: [(("source", t.source), (1, t.n_tokens)), (("domain", t.domain), (1, t.n_tokens))]
         )
         | steps.SUM_TOKENS_BY >> beam.CombinePerKey(sum_pairs)
     )
-    shard_infos | steps.MANIFEST >> WriteManifest(
-        out_dir, tokenizer_info, tokens_by, loaded.written.model_dump(mode="json"), loaded.sha256, seed,
-        extra=mix_report, sections=_manifest_sections(cfg),
+    made.shards | steps.MANIFEST >> WriteManifest(
+        out_dir, made.tokenizer_info, tokens_by, loaded.written.model_dump(mode="json"), loaded.sha256, seed,
+        extra=made.sections, sections=_manifest_sections(cfg),
     )
 
-    tokenized.annotated | "WriteDocuments" >> WriteDocuments(out_dir)
+    made.documents | "WriteDocuments" >> WriteDocuments(out_dir)
     rejected = [r.rejected for _, r in results] | "AllRejected" >> beam.Flatten()
     errors = [r.errors for _, r in results] | "AllErrors" >> beam.Flatten()
     for name, hook in side_output_hooks(cfg):
-        # pii: a value planted in a document dropped before the pii stage must not reach OUT/rejected either
+        # a value planted in a document dropped before the hook's stage must not reach OUT/rejected either
         rejected = rejected | f"Rejected[{name}]" >> hook
         errors = errors | f"DeadLetters[{name}]" >> hook
     # the units' were redacted before they were written
@@ -145,16 +104,16 @@ def build_pipeline(
     errors = (carried.errors, errors) | "WithCarriedErrors" >> beam.Flatten()
     rejected | "WriteRejected" >> WriteRejected(out_dir)
     if cfg.run.signals:  # issue 28: OUT/signals (pipeline.job.signals), from the kept and the rejected
-        (tokenized.annotated, rejected) | steps.SIGNALS >> WriteSignals(out_dir)
+        (made.documents, rejected) | steps.SIGNALS >> WriteSignals(out_dir)
     errors | "WriteDeadLetters" >> WriteDeadLetters(out_dir)
 
     # samples are taken after redaction: the audit must not leak what OUT/rejected does not hold
     audit_extras = (
         rejected | "DroppedSamples" >> DroppedSamples(errors, seed),
-        tokenized.annotated | "CuratedProfile" >> CuratedProfile(seed),
+        made.documents | "CuratedProfile" >> CuratedProfile(seed),
     ) | "AuditExtras" >> beam.Flatten()
     if progress_dir is not None:
-        shard_infos | "ProgressShards" >> beam.ParDo(CountFn(progress_dir, SHARDS_KEY))
+        made.shards | "ProgressShards" >> beam.ParDo(CountFn(progress_dir, SHARDS_KEY))
 
     domains = {s.name: s.domain for s in cfg.sources}
     p | steps.AUDIT >> WriteAudit(

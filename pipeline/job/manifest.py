@@ -83,7 +83,9 @@ def source_profiles_section(cfg) -> Optional[dict]:
     resolved = cfg.source_stages()
     if not resolved:
         return None
-    default = {"normalize": cfg.stages.normalize, "langid": cfg.stages.langid, "quality": cfg.stages.quality}
+    from pilewright.schemas.profiles import PER_SOURCE_STAGES
+
+    default = {name: getattr(cfg.stages, name) for name in PER_SOURCE_STAGES}
     sources = {}
     for s in sorted(cfg.sources, key=lambda s: s.name):
         blocks = resolved.get(s.name, default)
@@ -111,7 +113,7 @@ class WriteManifest(beam.PTransform):
         self._seed = seed
         self._extra = extra
 
-    def expand(self, shard_infos: beam.PCollection) -> beam.PCollection:
+    def expand(self, infos: beam.PCollection) -> beam.PCollection:
         out_dir, config, sha, seed, sections = self._out_dir, self._config, self._sha, self._seed, self._sections
 
         def finish(infos, tokenizer, tokens_by, extras):
@@ -123,10 +125,10 @@ class WriteManifest(beam.PTransform):
             # a temporary name renamed when complete: never a truncated manifest.json (issue 25)
             return write_atomic(path, manifest_text(doc).encode("utf-8"))
 
-        pipeline = shard_infos.pipeline
+        pipeline = infos.pipeline
         extra = self._extra if self._extra is not None else pipeline | "NoManifestExtras" >> beam.Create([])
         return (
-            shard_infos
+            infos
             | "AllShards" >> beam.combiners.ToList()
             | "Finalize" >> beam.Map(
                 finish,

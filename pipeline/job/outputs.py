@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Mapping
 
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
@@ -12,11 +13,8 @@ from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 
 
 def document_row(doc: Document) -> dict:
-    row = doc._asdict()
-    # Arrow map columns take (key, value) pairs
-    row["quality"] = list(doc.quality.items()) if doc.quality is not None else None
-    row["pii_counts"] = list(doc.pii_counts.items()) if doc.pii_counts is not None else None
-    return row
+    # Arrow map columns (the Mapping fields: scores and counts by name) take (key, value) pairs
+    return {k: list(v.items()) if isinstance(v, Mapping) else v for k, v in doc._asdict().items()}
 
 
 def rejected_row(rec: RejectedDocument) -> dict:

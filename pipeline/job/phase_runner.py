@@ -27,6 +27,7 @@ from pilewright.pipeline.job.phases import (
     unit_dir,
 )
 from pilewright.pipeline.job.stage_timing import stage_seconds
+from pilewright.pipeline.job.stages import SOURCE
 from pilewright.pipeline.job.units import InputFile, Plan, Unit, cut_units
 from pilewright.schemas.config import RunConfig
 
@@ -57,7 +58,7 @@ def _fingerprint(*parts: str) -> str:
 
 def dry_infos(phase: Phase) -> list[dict]:
     """A unit that wrote nothing: what a dry run builds the next phase over (the graph is the same)."""
-    stages = (["ingest"] if phase.first else []) + list(phase.stages)
+    stages = ([SOURCE.name] if phase.first else []) + list(phase.stages)
     return [{"phase": phase.index, "unit": 0, "fingerprint": "", "stages": stages, "files": {k: [] for k in KINDS}, "rows": [],
              "sizes": [], "stats": []}]
 

@@ -36,20 +36,26 @@ from apache_beam.io.filesystems import FileSystems
 
 from pilewright.pipeline.job import steps
 from pilewright.pipeline.job.audit_counts import stage_counts, stage_stats
-from pilewright.pipeline.job.stages import curation_kinds, curation_stages, side_output_hooks
+from pilewright.pipeline.job.stages import (
+    DUPLICATE_IDS,
+    SOURCE,
+    curation_kinds,
+    curation_stages,
+    side_output_hooks,
+    source_stage,
+)
 from pilewright.pipeline.job.units import Unit
 from pilewright.pipeline.audit.profile import stage_sizes
 from pilewright.schemas import layout
 from pilewright.schemas.config import RunConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 from pilewright.transforms.ingest.ids import Place, unique_ids
-from pilewright.transforms.ingest.stage import DuplicateIdsSection, ReadSources
+from pilewright.transforms.ingest.stage import DuplicateIdsSection
 from pilewright.transforms.spill import SpillDocumentsFn, iter_documents, iter_payloads, loads
 
 CURATE = "curate"
 UNIT_FILE = "unit.json"
 KINDS = ("docs", "rejected", "errors", "places")
-DUPLICATE_IDS = ("ingest", "duplicate_ids")
 
 
 @dataclass(frozen=True)
@@ -88,7 +94,7 @@ def plan_phases(cfg: RunConfig) -> tuple[list[Phase], list[str]]:
 def unit_stage_order(cfg: RunConfig) -> list[str]:
     """The audited stages of every phase before the final one, in flow order."""
     phases, _ = plan_phases(cfg)
-    return ["ingest"] + [name for phase in phases for name in phase.stages]
+    return [SOURCE.name] + [name for phase in phases for name in phase.stages]
 
 
 def phase_dir(out_dir: str, phase: Phase) -> str:
@@ -117,11 +123,10 @@ def build_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, uni
     results: list = []
     places = None
     if phase.first:
-        ingest = p | steps.INGEST >> ReadSources(cfg.sources, cfg.policy.duplicate_ids, cfg.policy.invalid_text,
-                                                 work_dir=FileSystems.join(scratch, "ingest"),
-                                                 files=unit.read_list())
-        results.append(("ingest", ingest))
-        docs, places = ingest.main, ingest.places
+        name, transform = source_stage(cfg, scratch, unit.read_list())
+        read = p | steps.stage_step(name) >> transform
+        results.append((name, read))
+        docs, places = read.main, read.places
     elif docs_in is not None:
         docs = docs_in
     else:

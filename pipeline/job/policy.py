@@ -58,20 +58,20 @@ def breaches(audit: dict, manifest: Optional[dict], policy: PolicyConfig,
     stages = _stages(audit)
     if not stages:
         return []
-    ingest = stages[0]
-    read = {s: int(e.get("in", 0)) for s, e in ingest.get("by_source", {}).items()}
+    first = stages[0]  # the stage that read the sources: what it took in is every record read
+    read = {s: int(e.get("in", 0)) for s, e in first.get("by_source", {}).items()}
     lost = lost_input(audit)
     # records lost beyond one per dead letter: unread, so in neither `in` nor the dead-letter counts
     unread = {s: max(0, int(v.get("records", 0)) - int(v.get("dead_letters", 0))) for s, v in lost.items()}
     out = []
     for source in sorted(read):
-        kept = int(ingest["by_source"][source].get("kept", 0))
+        kept = int(first["by_source"][source].get("kept", 0))
         if kept < policy.min_source_documents:
             reasons = _source_reasons(audit, source, ("errors", "rejected"))
             out.append(
                 f"source {source!r} yielded {kept:,} documents from {read[source]:,} records read "
                 f"(policy.min_source_documents is {policy.min_source_documents}); {_biggest(reasons)}; "
-                f"see {ingest['name']} in the audit and OUT/dead_letter"
+                f"see {first['name']} in the audit and OUT/dead_letter"
             )
     total_dead = total_read = 0
     all_reasons: Counter = Counter()

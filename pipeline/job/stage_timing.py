@@ -7,21 +7,34 @@ to a larger corpus. A runner that does not report it gives an empty mapping, nev
 """
 from __future__ import annotations
 
+import functools
 import re
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from pilewright.pipeline.job.steps import STAGE_OF_STEP
+from pilewright.transforms.flow import spec_named
 
 # Beam reports it as namespace "beam", name "metric:ptransform_execution_time:total_msecs:v1"
 TOTAL_MSECS = "ptransform_execution_time:total_msecs:v1"
 _STAGE_RE = re.compile(r"^(?:Stage|Rejected|DeadLetters)\[(?P<name>[^\]]+)\]$")
+
+
+@functools.lru_cache(maxsize=None)
+def _cost_lines(stage: str) -> Mapping[str, str]:
+    """A family's steps reported on a line of their own (``COST_LINES`` in its package), by step label."""
+    spec = spec_named(stage)
+    return getattr(spec.family(), "COST_LINES", {}) if spec is not None else {}
+
+
 def stage_of_step(step: str) -> str:
-    """The stage a (possibly nested) Beam step name belongs to, from its top-level component."""
-    top = step.split("/", 1)[0]
-    m = _STAGE_RE.match(top)
+    """The cost line a (possibly nested) Beam step name belongs to: its stage, from its top-level
+    component, or the line the stage's family puts the step's second component on."""
+    parts = step.split("/", 2)
+    m = _STAGE_RE.match(parts[0])
     if m:
-        return m.group("name")
-    return STAGE_OF_STEP.get(top, "outputs")
+        stage = m.group("name")
+        return _cost_lines(stage).get(parts[1], stage) if len(parts) > 1 else stage
+    return STAGE_OF_STEP.get(parts[0], "outputs")
 
 
 def sum_stage_seconds(rows: Iterable[tuple[str, float]]) -> dict[str, float]:

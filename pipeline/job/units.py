@@ -59,7 +59,7 @@ class Unit:
         return sum(f.size for f in self.files)
 
     def read_list(self) -> Optional[list[tuple[str, str, str]]]:
-        """(source, pattern, path) of every file, as ``ReadSources(files=...)`` takes them (None: all)."""
+        """(source, pattern, path) of every file, as the source stage reads them (``RunContext.inputs``; None: all)."""
         return None if self.whole else [(f.source, f.pattern, f.path) for f in self.files]
 
     def fingerprint(self, config_sha256: str) -> str:

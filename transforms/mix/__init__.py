@@ -4,7 +4,14 @@ Files: ``plan`` (the pure plan: per-domain token budgets, repeats and subsamplin
 ``MixDomains`` transform that applies the plan and supplies the order keys the shards follow).
 ``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
 """
+from pilewright.schemas.stages.mix import MixConfig
 from pilewright.transforms.mix.sections import AUDIT_SECTIONS
-from pilewright.transforms.mix.stage import MixDomains
+from pilewright.transforms.mix.stage import MixDomains, MixResult
 
-__all__ = ["AUDIT_SECTIONS", "MixDomains"]
+
+def build_stage(config: MixConfig, context) -> MixDomains:
+    """The stage of the spine (``transforms.flow.MIX``) for the ``mix:`` block."""
+    return MixDomains(config, context.sources, context.seed)
+
+
+__all__ = ["AUDIT_SECTIONS", "build_stage", "MixDomains", "MixResult"]

@@ -2,6 +2,13 @@
 
 Files: ``stage`` (the ``WriteShards`` transform: shard placement, writing and final names).
 """
-from pilewright.transforms.shard.stage import WriteShards
+from pilewright.schemas.config import ShardsConfig
+from pilewright.transforms.shard.stage import Shard, ShardResult, WriteShards
 
-__all__ = ["WriteShards"]
+
+def build_stage(config: ShardsConfig, context) -> Shard:
+    """The stage of the spine (``transforms.flow.SHARD``) for the ``shards:`` block: shards under OUT."""
+    return Shard(config, context.seed, context.out_dir)
+
+
+__all__ = ["build_stage", "Shard", "ShardResult", "WriteShards"]

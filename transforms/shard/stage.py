@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import json
 import math
+import tempfile
+import typing
 from typing import Iterable, Optional, Tuple
 
 import apache_beam as beam
 import numpy as np
 from apache_beam.io.filesystems import FileSystems
 
+from pilewright.schemas.config import ShardsConfig
 from pilewright.schemas.records import ShardInfo, TokenizedDocument
 from pilewright.tokenizer.spm import TokenizerInfo
 from pilewright.tokenizer.megatron import SUFFIXES as MEGATRON_SUFFIXES
@@ -234,3 +237,41 @@ class WriteShards(beam.PTransform):
             | "AllShards" >> beam.combiners.ToList()
             | "Finalize" >> beam.FlatMap(finalize_shards, out_dir=self._out_dir).with_output_types(ShardInfo)
         )
+
+
+# the names of ``Shard``'s inputs
+DOCS = "docs"  # TokenizedDocument: the shards order them by (seed, id, epoch)
+KEYED = "keyed"  # (order key, TokenizedDocument): an order another stage chose (the mix's stratified keys)
+INFO = "info"  # one TokenizerInfo, recorded in every shard
+
+
+class ShardResult(typing.NamedTuple):
+    """``shards``: a ``ShardInfo`` per written shard, under its final name."""
+
+    shards: beam.PCollection
+
+
+class Shard(beam.PTransform):
+    """{``docs``: TokenizedDocument, or ``keyed``: (order key, TokenizedDocument); ``info``: TokenizerInfo}
+    -> ShardResult(ShardInfo per shard), from the ``shards:`` block (``WriteShards`` does the work).
+
+    Keyed input is written in the order of its keys; otherwise every copy gets the key blake2b(seed, id, epoch).
+    ``format: both`` adds Megatron ``.bin/.idx`` beside each Arrow shard.
+    Counters, determinism and cost: ``WriteShards``'s.
+    """
+
+    def __init__(self, cfg: ShardsConfig, seed: int, out_dir: Optional[str] = None):
+        super().__init__()
+        self._cfg = cfg
+        self._seed = seed
+        # outside a job (tests, benchmarks) the shards go to a temporary folder
+        self._out_dir = out_dir if out_dir is not None else tempfile.mkdtemp(prefix="pilewright-shards-")
+
+    def expand(self, inputs: dict) -> ShardResult:
+        prekeyed = KEYED in inputs
+        cfg = self._cfg
+        shards = inputs[KEYED if prekeyed else DOCS] | "Write" >> WriteShards(
+            self._out_dir, inputs[INFO], self._seed, cfg.tokens_per_shard, cfg.num_shards,
+            prekeyed=prekeyed, megatron=cfg.format == "both",
+        )
+        return ShardResult(shards=shards)

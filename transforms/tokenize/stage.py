@@ -1,7 +1,8 @@
 """Tokenize stage: train (once per run) or load a sentencepiece model, or load a Hugging Face
-tokenizer.json, then encode every document."""
+tokenizer.json, then encode every document. ``Tokenize`` makes that choice from the ``tokenizer:`` block."""
 from __future__ import annotations
 
+import tempfile
 import typing
 
 from typing import Iterable, Optional
@@ -9,13 +10,13 @@ from typing import Iterable, Optional
 import apache_beam as beam
 from apache_beam.io.filesystems import FileSystems
 
-from pilewright.schemas.config import TokenizerTrainConfig
+from pilewright.schemas.config import TokenizerConfig, TokenizerTrainConfig
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument, TokenizedDocument
-from pilewright.tokenizer.spm import Encoder
-from pilewright.tokenizer.hf import TOKENIZER_FILE, HFEncoder, read_tokenizer_json
+from pilewright.tokenizer.spm import Encoder, model_info
+from pilewright.tokenizer.hf import TOKENIZER_FILE, HFEncoder, HFOptions, hf_info, read_tokenizer_json
 from pilewright.tokenizer.spm_train import train_bpe
 from pilewright.transforms.hashing import stable_hash64
-from pilewright.transforms.spill import RangeReader, SpillWriter
+from pilewright.transforms.spill import RangeReader, SpillDocumentsFn, SpillWriter, iter_documents
 from pilewright.transforms.stage import count, distribution, to_dead_letter
 
 STAGE = "tokenize"
@@ -181,11 +182,11 @@ class LoadHFTokenizer(beam.PTransform):
 class _EncodeFn(beam.DoFn):
     """Thin shell over ``Encoder`` / ``HFEncoder``; the model is built once per worker from the side input.
 
-    ``hf``: None for sentencepiece, else the HFEncoder options (eos_token, bos_token, add_bos). A document
+    ``hf``: None for sentencepiece, else how the Hugging Face tokenizer wraps a document. A document
     the tokenizer cannot take (lone surrogates) raises ``UnencodableText`` and becomes a dead letter.
     """
 
-    def __init__(self, hf: Optional[dict] = None):
+    def __init__(self, hf: Optional[HFOptions] = None):
         super().__init__()
         self._hf = hf
         self._encoder = None
@@ -193,7 +194,9 @@ class _EncodeFn(beam.DoFn):
     def process(self, doc: Document, model: bytes) -> Iterable:
         # side inputs are not available in setup(); the model is built on first use and kept
         if self._encoder is None:
-            self._encoder = HFEncoder(model, **self._hf) if self._hf is not None else Encoder(model)
+            hf = self._hf
+            self._encoder = (Encoder(model) if hf is None else
+                             HFEncoder(model, eos_token=hf.eos_token, bos_token=hf.bos_token, add_bos=hf.add_bos))
         tokens = self._encoder.encode(doc.text)
         n = int(tokens.shape[0])
         yield TokenizedDocument(
@@ -224,7 +227,7 @@ class _SpillTokensFn(beam.DoFn):
         self._writer.close()
 
 
-class TokenizeResult(typing.NamedTuple):
+class EncodeResult(typing.NamedTuple):
     """``StageResult``'s fields, plus ``annotated``: the Documents with ``n_tokens`` set, for OUT/documents."""
 
     main: beam.PCollection
@@ -234,21 +237,33 @@ class TokenizeResult(typing.NamedTuple):
     annotated: beam.PCollection
 
 
+class TokenizeResult(typing.NamedTuple):
+    """``EncodeResult``'s fields, plus ``info``: one ``TokenizerInfo`` (kind, vocabulary, EOS/BOS ids, file)
+    that the shards and the manifest record."""
+
+    main: beam.PCollection
+    rejected: beam.PCollection
+    errors: beam.PCollection
+    stats: Optional[beam.PCollection]
+    annotated: beam.PCollection
+    info: beam.PCollection
+
+
 class Encode(beam.PTransform):
-    """Document -> TokenizeResult(main=TokenizedDocument, rejected=empty, errors=DeadLetter, annotated=Document).
+    """Document -> EncodeResult(main=TokenizedDocument, rejected=empty, errors=DeadLetter, annotated=Document).
 
     Counters: ``tokenize/kept``, distribution ``tokenize/doc_tokens``. Deterministic; no shuffle.
     With ``work_dir`` (a job's ``OUT/.work/tokens``) the token arrays are written there once and the
     TokenizedDocuments carry references (``ref_path``, ``ref_offset``) instead of the arrays.
     """
 
-    def __init__(self, model: beam.PCollection, hf: Optional[dict] = None, work_dir: Optional[str] = None):
+    def __init__(self, model: beam.PCollection, hf: Optional[HFOptions] = None, work_dir: Optional[str] = None):
         super().__init__()
         self._model = model
         self._hf = hf
         self._work_dir = work_dir
 
-    def expand(self, docs: beam.PCollection) -> TokenizeResult:
+    def expand(self, docs: beam.PCollection) -> EncodeResult:
         outs = docs | "Encode" >> beam.ParDo(
             _EncodeFn(self._hf), model=beam.pvalue.AsSingleton(self._model)
         ).with_exception_handling(main_tag="tokens", dead_letter_tag="failed")
@@ -260,10 +275,70 @@ class Encode(beam.PTransform):
         tokens = outs["tokens"]
         if self._work_dir is not None:
             tokens = tokens | "SpillTokens" >> beam.ParDo(_SpillTokensFn(self._work_dir))
-        return TokenizeResult(
+        return EncodeResult(
             main=tokens | "TypeTokens" >> beam.Map(lambda t: t).with_output_types(TokenizedDocument),
             rejected=rejected,
             errors=errors,
             stats=None,
             annotated=annotated,
         )
+
+
+def hf_options(cfg: TokenizerConfig) -> Optional[HFOptions]:
+    """How the configured Hugging Face tokenizer wraps a document; None for a sentencepiece model."""
+    if cfg.hf is None:
+        return None
+    return HFOptions(eos_token=cfg.eos_token, bos_token=cfg.bos_token, add_bos=cfg.bos)
+
+
+# the steps whose worker time is the tokenizer's own (loading or training it), not encoding's: the
+# timing's ``train_tokenizer`` line, which ``pilewright plan`` counts as a fixed cost
+TOKENIZER_STEPS = ("LoadTokenizer", "TrainTokenizer", "TokenizerInfo", "SpillCurated")
+
+
+class Tokenize(beam.PTransform):
+    """Document -> TokenizeResult(main=TokenizedDocument, rejected=empty, errors=DeadLetter,
+    annotated=Document with ``n_tokens``, info=TokenizerInfo), from the ``tokenizer:`` block.
+
+    The block picks the tokenizer: ``hf`` loads a Hugging Face tokenizer.json, ``model`` an existing
+    sentencepiece model, ``train`` trains one on these documents (``TrainTokenizer``); either way the
+    file is copied to ``model_dir`` (OUT/tokenizer) beside the shards.
+    Counters: ``tokenize/kept``, distribution ``tokenize/doc_tokens``.
+    Determinism: a trained model depends on (seed, ids, texts) only; encoding is a pure function of the model.
+    Cost: with ``train``, every document waits on disk under ``work_dir`` for the model (one reference per
+    bundle crosses the barrier); otherwise element-wise, no shuffle. Token arrays go to ``work_dir``/tokens.
+    """
+
+    def __init__(self, cfg: TokenizerConfig, seed: int, model_dir: Optional[str] = None,
+                 work_dir: Optional[str] = None):
+        super().__init__()
+        self._cfg = cfg
+        self._seed = seed
+        # outside a job (tests, benchmarks) the model and the spill files go to a temporary folder
+        self._model_dir = model_dir if model_dir is not None else tempfile.mkdtemp(prefix="pilewright-tokenizer-")
+        self._work_dir = work_dir if work_dir is not None else tempfile.mkdtemp(prefix="pilewright-tokenize-")
+
+    def expand(self, docs: beam.PCollection) -> TokenizeResult:
+        cfg, work = self._cfg, self._work_dir
+        hf = hf_options(cfg)
+        if hf is not None:
+            model = docs.pipeline | "LoadTokenizer" >> LoadHFTokenizer(cfg.hf, self._model_dir)
+            info = model | "TokenizerInfo" >> beam.Map(
+                lambda data: hf_info(data, eos_token=hf.eos_token, bos_token=hf.bos_token, add_bos=hf.add_bos))
+        else:
+            if cfg.model is not None:
+                model = docs.pipeline | "LoadTokenizer" >> LoadTokenizer(cfg.model, self._model_dir)
+            else:
+                model = docs | "TrainTokenizer" >> TrainTokenizer(
+                    cfg.train, self._seed, self._model_dir, FileSystems.join(work, "tokenizer"))
+                # the encoder waits for the model, which waits for every document: the documents wait on
+                # disk (one reference per bundle crosses the barrier), not in a runner's buffers
+                docs = (
+                    docs
+                    | "SpillCurated" >> beam.ParDo(SpillDocumentsFn(FileSystems.join(work, "curated")))
+                    | "ReadCurated" >> beam.FlatMap(iter_documents).with_output_types(Document)
+                )
+            info = model | "TokenizerInfo" >> beam.Map(model_info)
+        encoded = docs | "Encode" >> Encode(model, hf, FileSystems.join(work, "tokens"))
+        return TokenizeResult(main=encoded.main, rejected=encoded.rejected, errors=encoded.errors,
+                              stats=encoded.stats, annotated=encoded.annotated, info=info)
