@@ -18,8 +18,9 @@ from pilewright.pipeline.job import phase_runner
 from pilewright.pipeline.job.build import run_job
 from pilewright.pipeline.job.config import load_config
 from pilewright.pipeline.job.executor import run_unit
+from pilewright.pipeline.job import phases as phases_module
 from pilewright.pipeline.job.phases import merge_section, plan_phases
-from pilewright.pipeline.job.units import MB, InputFile, cut_units, plan_units
+from pilewright.pipeline.job.units import MB, TARGET_UNIT_MB, InputFile, cut_units, plan_units
 from pilewright.pipeline.audit import profile
 from pilewright.transforms import spill
 from pilewright.transforms.shard.stage import CELLS_PER_SHARD
@@ -50,6 +51,15 @@ def test_plan_spreads_units_over_processes_and_respects_the_budget():
     assert plan_units(files, cores=2, memory_mb=800).processes == 1
     # a fixed unit size wins over the budget's
     assert len(plan_units(files, cores=2, memory_mb=16000, unit_mb=40).units) == 3
+
+
+def test_a_bigger_corpus_is_more_units_not_bigger_ones():
+    # the unit's size sets a unit process's memory: at 8x the input it must not grow (issue 24)
+    for cores in (1, 2):
+        small = plan_units(_files([2 * MB] * 8), cores=cores, memory_mb=16000)
+        large = plan_units(_files([2 * MB] * 64), cores=cores, memory_mb=16000)
+        assert max(u.bytes for u in large.units) <= max(TARGET_UNIT_MB * MB, max(u.bytes for u in small.units))
+        assert len(large.units) >= 64 * 2 * MB // (TARGET_UNIT_MB * MB)
 
 
 def test_unit_fingerprint_changes_with_config_or_files():
@@ -165,6 +175,31 @@ def test_every_unit_size_and_process_count_gives_the_same_bytes(corpus, one_unit
     assert a["stages"] == b["stages"]
     quiz = next(s for s in b["stages"] if s["name"] == "decontaminate")["stats"]["evaluation_sets"]["quiz"]
     assert quiz["items_found"] == 4 and quiz["documents"] >= 4
+
+
+def test_units_encode_with_a_given_tokenizer_and_write_the_same_bytes(corpus, one_unit, tmp_path, monkeypatch):
+    # with the tokenizer given (not trained), the last per-document phase's units encode their documents and
+    # the final phase only places the token references; nothing it writes may change for that
+    model = next((one_unit[0] / "tokenizer").glob("*.model"))
+    job = yaml.safe_load(Path(corpus.path).read_text())
+    job["tokenizer"] = {"model": str(model)}
+    path = Path(corpus.path).with_name("job-model.yaml")
+    path.write_text(yaml.safe_dump(job, sort_keys=False))
+    loaded = load_config(str(path))
+    assert plan_phases(loaded.resolved)[0][-1].encode
+    small = loaded.resolved.model_copy(update={"run": loaded.resolved.run.model_copy(update={"unit_mb": 0.000001})})
+    run_job(type(loaded)(written=loaded.written, resolved=small, path=loaded.path), ["--direct_num_workers=2"],
+            str(tmp_path / "units"))
+    units_run = json.loads((tmp_path / "units" / "audit" / "run.json").read_text())["phases"]
+    assert units_run["unit_token_files"] > 0
+    # the same job with the encoding left to the final phase, as before per-unit encoding
+    monkeypatch.setattr(phases_module, "encoder_name", lambda cfg: None)
+    run_job(loaded, IN_MEMORY + ["--direct_num_workers=1"], str(tmp_path / "final"))
+    assert json.loads((tmp_path / "final" / "audit" / "run.json").read_text())["phases"]["unit_token_files"] == 0
+    assert _digests(tmp_path / "units") == _digests(tmp_path / "final")
+    a = json.loads((tmp_path / "units" / "audit" / "audit.json").read_text())
+    b = json.loads((tmp_path / "final" / "audit" / "audit.json").read_text())
+    assert a == b
 
 
 def test_an_id_two_units_share_is_made_unique_like_within_one(corpus, one_unit):

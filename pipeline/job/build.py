@@ -78,7 +78,9 @@ def build_pipeline(
         results.append((name, stage))
         docs = stage.main
 
-    made = spine(docs, cfg, out_dir, work)
+    # the units encoded their documents when the last phase before this one could (``Phase.encode``)
+    encoded = carried.tokens if plan_phases(cfg)[0][-1].encode else None
+    made = spine(docs, cfg, out_dir, work, encoded=encoded)
     results += made.results
     tokens_by = (
         made.tokens
@@ -93,8 +95,8 @@ def build_pipeline(
     )
 
     made.documents | "WriteDocuments" >> WriteDocuments(out_dir)
-    rejected = [r.rejected for _, r in results] | "AllRejected" >> beam.Flatten()
-    errors = [r.errors for _, r in results] | "AllErrors" >> beam.Flatten()
+    rejected = [r.rejected for _, r in results] | "AllRejected" >> beam.Flatten(pipeline=p)
+    errors = [r.errors for _, r in results] | "AllErrors" >> beam.Flatten(pipeline=p)
     for name, hook in side_output_hooks(cfg):
         # a value planted in a document dropped before the hook's stage must not reach OUT/rejected either
         rejected = rejected | f"Rejected[{name}]" >> hook
@@ -319,7 +321,9 @@ def _run_job(
     facts = {"units": done.units, "curate_units": len(plan.units), "processes": plan.processes,
              "unit_bytes": plan.unit_bytes, "phase_seconds": {**done.seconds,
                                                                "final": round(time.monotonic() - final_started, 3)},
-             "peak_mb": {**done.peak_mb, "final": peak_rss_mb()}}
+             "peak_mb": {**done.peak_mb, "final": peak_rss_mb()},
+             # files of token references the units wrote (0: the final phase encoded every document)
+             "unit_token_files": sum(len(u["files"].get("tokens", ())) for infos in done.earlier for u in infos)}
     resume_facts = {"config_sha256": loaded.sha256, "reused_units": done.reused} if resume else None
     run_facts = RunFacts(seconds=round(seconds, 3), beam_args=list(beam_args),
                          stage_seconds=dict(sorted(stage_secs.items())), telemetry=tel, resume=resume_facts,

@@ -82,12 +82,14 @@ def run_units(tasks: Sequence[UnitTask], processes: int,
     done: list[UnitDone] = []
     if not tasks:
         return done
-    if len(tasks) == 1 and processes <= 1:
-        # one unit: no process to spawn (saves the start-up of a Python with Beam, a few seconds)
-        result = run_unit(tasks[0])
-        if on_done is not None:
-            on_done(result, 1, 1)
-        return [result]
+    if processes <= 1:
+        # one at a time: in this process, one after the other (no process to spawn, and no launcher
+        # idling beside a unit process, its memory counted twice)
+        for task in tasks:
+            done.append(run_unit(task))
+            if on_done is not None:
+                on_done(done[-1], len(done), len(tasks))
+        return done
     ctx = multiprocessing.get_context("spawn")
     pool = ProcessPoolExecutor(max_workers=max(1, min(processes, len(tasks))), mp_context=ctx)
     try:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Optional, Sequence
 
 import apache_beam as beam
@@ -41,21 +41,24 @@ from pilewright.pipeline.job.stages import (
     SOURCE,
     curation_kinds,
     curation_stages,
+    encoder_name,
     side_output_hooks,
     source_stage,
+    unit_encoder,
 )
 from pilewright.pipeline.job.units import Unit
 from pilewright.pipeline.audit.profile import stage_sizes
 from pilewright.schemas import layout
 from pilewright.schemas.config import RunConfig
-from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
+from pilewright.schemas.records import DeadLetter, Document, RejectedDocument, TokenizedDocument
 from pilewright.transforms.ingest.ids import Place, unique_ids
 from pilewright.transforms.ingest.stage import DuplicateIdsSection
 from pilewright.transforms.spill import SpillDocumentsFn, iter_documents, iter_payloads, loads
 
 CURATE = "curate"
 UNIT_FILE = "unit.json"
-KINDS = ("docs", "rejected", "errors", "places")
+KINDS = ("docs", "rejected", "errors", "places", "tokens")
+ENCODED = "encoded"  # a unit's token arrays and tokenizer copy (``Phase.encode``)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,9 @@ class Phase:
     index: int
     kind: str
     stages: tuple[str, ...]
+    # the last per-document phase when nothing corpus-wide follows it and the tokenizer is given: its units
+    # also encode their documents (``stages.unit_encoder``), so the final phase only places the tokens
+    encode: bool = False
 
     @property
     def name(self) -> str:
@@ -88,13 +94,17 @@ def plan_phases(cfg: RunConfig) -> tuple[list[Phase], list[str]]:
     final: list[str] = []
     if len(runs) > 1 and runs[-1][0] == "corpus":
         final = runs.pop()[1]
-    return [Phase(i, kind, tuple(names)) for i, (kind, names) in enumerate(runs)], final
+    phases = [Phase(i, kind, tuple(names)) for i, (kind, names) in enumerate(runs)]
+    if not final and encoder_name(cfg) is not None:
+        phases[-1] = replace(phases[-1], encode=True)
+    return phases, final
 
 
 def unit_stage_order(cfg: RunConfig) -> list[str]:
     """The audited stages of every phase before the final one, in flow order."""
     phases, _ = plan_phases(cfg)
-    return [SOURCE.name] + [name for phase in phases for name in phase.stages]
+    encoder = [encoder_name(cfg)] if phases[-1].encode else []
+    return [SOURCE.name] + [name for phase in phases for name in phase.stages] + encoder
 
 
 def phase_dir(out_dir: str, phase: Phase) -> str:
@@ -139,6 +149,13 @@ def build_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, uni
         stage = docs | steps.stage_step(name) >> transform
         results.append((name, stage))
         docs = stage.main
+    tokens = None
+    if phase.encode:
+        # token arrays stay beside the unit's outputs (not in its scratch): the final phase reads them
+        name, transform = unit_encoder(cfg, FileSystems.join(where, ENCODED))
+        encoded = docs | steps.stage_step(name) >> transform
+        results.append((name, encoded))
+        docs, tokens = encoded.annotated, encoded.main
     rejected = [r.rejected for _, r in results] | "AllRejected" >> beam.Flatten()
     errors = [r.errors for _, r in results] | "AllErrors" >> beam.Flatten()
     for name, hook in side_output_hooks(cfg):
@@ -156,6 +173,8 @@ def build_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, uni
     parts = [refs(docs, "docs")] + _by_stage(rejected, "rejected", names, refs) + _by_stage(errors, "errors", names, refs)
     if places is not None:
         parts.append(refs(places, "places"))
+    if tokens is not None:
+        parts.append(refs(tokens | "TokenRows" >> beam.Map(_token_row), "tokens"))
     for stage, r in results:
         parts.append(stage_counts(stage, r, progress_dir, report_done=False)
                      | f"Rows[{stage}]" >> beam.Map(lambda kv: ("row", kv)))
@@ -249,6 +268,7 @@ class Carried:
     """Phase 1 read back in phase 2: documents, rejections, dead letters and the audit rows."""
 
     docs: beam.PCollection
+    tokens: beam.PCollection  # TokenizedDocument by reference, when the last phase encoded (else empty)
     rejected: beam.PCollection
     errors: beam.PCollection
     rows: beam.PCollection
@@ -289,10 +309,20 @@ def _read_places(ref: tuple[int, int, str]) -> Iterable:
         yield orig, (unit, now, tuple(place))
 
 
-def _read_records(ref: tuple[int, int, str], record_type, id_field: str, renames: dict) -> Iterable:
+def _token_row(t: TokenizedDocument) -> tuple:
+    # by reference: the array is in the unit's token files, and the spill format holds no bytes
+    return t.id, t.source, t.domain, "", t.n_tokens, t.epoch, t.ref_path, t.ref_offset
+
+
+def _token_record(*fields) -> TokenizedDocument:
+    return TokenizedDocument(*fields)._replace(tokens=b"")
+
+
+def _read_records(ref: tuple[int, int, str], record_type, id_field: str, renames: dict, make=None) -> Iterable:
     phase, unit, path = ref
+    make = make or record_type
     for payload in iter_payloads(path):
-        rec = record_type(*loads(payload))
+        rec = make(*loads(payload))
         if renames and phase == 0:  # only the curate phase's records can carry an id two units share
             new_id = renames.get((unit, getattr(rec, id_field)))
             if new_id is not None:
@@ -328,14 +358,14 @@ def _cross_unit_ids(p: beam.Pipeline, curate_infos: Sequence[dict], cfg: RunConf
     return beam.pvalue.AsDict(places.renames), places.dups
 
 
-def _records(p, infos, kind, record_type, id_field, renames, label=""):
+def _records(p, infos, kind, record_type, id_field, renames, label="", make=None):
     refs = _refs(infos, kind) if kind == "docs" else _side_refs(infos, kind)
     return (
         p | f"{label}Carried{kind}Files" >> beam.Create(refs)
         # a reshuffle of the file references spreads the reading over the workers
         | f"{label}Carried{kind}Spread" >> beam.Reshuffle()
         | f"{label}Carried{kind}" >> beam.FlatMap(_read_records, record_type=record_type, id_field=id_field,
-                                                  renames=renames).with_output_types(record_type)
+                                                  renames=renames, make=make).with_output_types(record_type)
     )
 
 
@@ -360,6 +390,7 @@ def read_units(p: beam.Pipeline, earlier: Sequence[Sequence[dict]], cfg: RunConf
     sizes = [(tuple(k), n) for u in infos for k, n in u["sizes"]]
     return Carried(
         docs=_records(p, earlier[-1], "docs", Document, "id", renames),
+        tokens=_records(p, earlier[-1], "tokens", TokenizedDocument, "id", renames, make=_token_record),
         rejected=_records(p, infos, "rejected", RejectedDocument, "id", renames),
         errors=_records(p, infos, "errors", DeadLetter, "doc_id", renames),
         rows=p | "CarriedRows" >> beam.Create(rows),

@@ -94,13 +94,39 @@ class Spine(typing.NamedTuple):
     sections: Optional[beam.PCollection]  # (section, json) the manifest adds (the mix's report), or None
 
 
-def spine(docs: beam.PCollection, cfg: RunConfig, out_dir: str, work_dir: str) -> Spine:
+def unit_encoder(cfg: RunConfig, work_dir: str) -> Optional[tuple[str, beam.PTransform]]:
+    """``(name, PTransform)`` of the tokenize stage for one unit of the last per-document phase, when the
+    tokenizer lets each document be encoded on its own (given, not trained); None otherwise. Its token
+    arrays and its tokenizer copy go under ``work_dir``, which must outlive the unit."""
+    spec = flow.TOKENIZE
+    config = getattr(cfg, spec.block)
+    if not spec.family().per_document(config):
+        return None
+    return spec.name, spec.family().build_unit_stage(config, run_context(cfg, work_dir))
+
+
+def encoder_name(cfg: RunConfig) -> Optional[str]:
+    """The tokenize stage's name when it can run per unit (``unit_encoder``), else None."""
+    spec = flow.TOKENIZE
+    return spec.name if spec.family().per_document(getattr(cfg, spec.block)) else None
+
+
+def spine(docs: beam.PCollection, cfg: RunConfig, out_dir: str, work_dir: str,
+          encoded: Optional[beam.PCollection] = None) -> Spine:
     """Curated Documents -> tokenize -> mix (when its block is on) -> shard, each built by its family from
-    its own block; ``work_dir``: the final phase's spill folder."""
+    its own block; ``work_dir``: the final phase's spill folder. ``encoded``: the TokenizedDocuments the
+    units already made (``unit_encoder``; ``docs`` then carry ``n_tokens``), so tokenize only loads the
+    tokenizer here, and its audit rows are the units'."""
     context = run_context(cfg, work_dir, out_dir)
     tokenize = flow.TOKENIZE
-    tokenized = docs | steps.stage_step(tokenize.name) >> spine_stage(tokenize, cfg, context)
-    results: list[tuple[str, StageResult]] = [(tokenize.name, tokenized)]
+    results: list[tuple[str, StageResult]] = []
+    if encoded is None:
+        tokenized = docs | steps.stage_step(tokenize.name) >> spine_stage(tokenize, cfg, context)
+        results.append((tokenize.name, tokenized))
+    else:
+        family = tokenize.family()
+        tokenized = ({family.ENCODED_DOCS: docs, family.ENCODED_TOKENS: encoded}
+                     | steps.stage_step(tokenize.name) >> family.build_encoded(getattr(cfg, tokenize.block), context))
     tokens, shard_input, sections = tokenized.main, {SHARD_DOCS: tokenized.main}, None
     mix = spine_stage(flow.MIX, cfg, context)
     if mix is not None:

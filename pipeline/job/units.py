@@ -26,6 +26,10 @@ UNIT_MB_PER_INPUT_MB = 12.0
 # no unit is bigger than this many MB of input, whatever the budget: a killed run loses at most one
 # unit's work per process, and the units of a small corpus still spread over the cores
 MAX_UNIT_MB = 256
+# no unit is bigger than this many MB of input by default: a bigger corpus is more units, not bigger
+# ones, so a unit process's memory stays what it is on a small corpus (each unit costs about a CPU-second
+# of its own: its pipeline's graph; models and the evaluation index are loaded once per process)
+TARGET_UNIT_MB = 8.0
 # at least this many units per process when the input allows, so processes finish close together
 UNITS_PER_PROCESS = 2
 # but no unit smaller than this (MB of input) unless that leaves a process without one: a unit pipeline
@@ -117,8 +121,9 @@ def plan_units(files: Sequence[InputFile], cores: int, workers: Optional[int] = 
     """How many unit processes run at once and how big a unit is.
 
     ``workers``: processes wanted (default ``cores``); ``memory_mb``: the RAM budget for all of them
-    (default: half the machine's memory); ``unit_mb``: a fixed unit size in MB of input (default: from the
-    budget, at most ``MAX_UNIT_MB``, and small enough for ``UNITS_PER_PROCESS`` units per process).
+    (default: half the machine's memory); ``unit_mb``: a fixed unit size in MB of input (default:
+    ``TARGET_UNIT_MB``, smaller when the budget asks for it or to give each process
+    ``UNITS_PER_PROCESS`` units, never under ``MIN_UNIT_MB`` unless that leaves a process without one).
     """
     budget = memory_mb if memory_mb is not None else machine_memory_mb() // 2
     p = max(1, workers if workers is not None else cores)
@@ -130,7 +135,7 @@ def plan_units(files: Sequence[InputFile], cores: int, workers: Optional[int] = 
         unit_bytes = int(unit_mb * MB)
     else:
         by_budget = (budget / p - UNIT_FIXED_MB) / UNIT_MB_PER_INPUT_MB
-        by_budget = max(1.0, min(float(MAX_UNIT_MB), by_budget))
+        by_budget = max(1.0, min(float(MAX_UNIT_MB), TARGET_UNIT_MB, by_budget))
         spread = total / (p * UNITS_PER_PROCESS) / MB if p > 1 else by_budget
         floor = min(MIN_UNIT_MB, total / p / MB) if p > 1 else 1.0
         unit_bytes = int(max(1.0, floor, min(by_budget, spread)) * MB)

@@ -321,24 +321,60 @@ class Tokenize(beam.PTransform):
     def expand(self, docs: beam.PCollection) -> TokenizeResult:
         cfg, work = self._cfg, self._work_dir
         hf = hf_options(cfg)
-        if hf is not None:
-            model = docs.pipeline | "LoadTokenizer" >> LoadHFTokenizer(cfg.hf, self._model_dir)
-            info = model | "TokenizerInfo" >> beam.Map(
-                lambda data: hf_info(data, eos_token=hf.eos_token, bos_token=hf.bos_token, add_bos=hf.add_bos))
+        if per_document(cfg):
+            model, info = _load_tokenizer(cfg, self._model_dir, docs.pipeline)
         else:
-            if cfg.model is not None:
-                model = docs.pipeline | "LoadTokenizer" >> LoadTokenizer(cfg.model, self._model_dir)
-            else:
-                model = docs | "TrainTokenizer" >> TrainTokenizer(
-                    cfg.train, self._seed, self._model_dir, FileSystems.join(work, "tokenizer"))
-                # the encoder waits for the model, which waits for every document: the documents wait on
-                # disk (one reference per bundle crosses the barrier), not in a runner's buffers
-                docs = (
-                    docs
-                    | "SpillCurated" >> beam.ParDo(SpillDocumentsFn(FileSystems.join(work, "curated")))
-                    | "ReadCurated" >> beam.FlatMap(iter_documents).with_output_types(Document)
-                )
+            model = docs | "TrainTokenizer" >> TrainTokenizer(
+                cfg.train, self._seed, self._model_dir, FileSystems.join(work, "tokenizer"))
+            # the encoder waits for the model, which waits for every document: the documents wait on
+            # disk (one reference per bundle crosses the barrier), not in a runner's buffers
+            docs = (
+                docs
+                | "SpillCurated" >> beam.ParDo(SpillDocumentsFn(FileSystems.join(work, "curated")))
+                | "ReadCurated" >> beam.FlatMap(iter_documents).with_output_types(Document)
+            )
             info = model | "TokenizerInfo" >> beam.Map(model_info)
         encoded = docs | "Encode" >> Encode(model, hf, FileSystems.join(work, "tokens"))
         return TokenizeResult(main=encoded.main, rejected=encoded.rejected, errors=encoded.errors,
                               stats=encoded.stats, annotated=encoded.annotated, info=info)
+
+
+def per_document(cfg: TokenizerConfig) -> bool:
+    """Whether each document can be encoded on its own: a given tokenizer (``hf`` or ``model``), not one
+    trained on a sample of every document. A phased job then encodes in its per-document units."""
+    return cfg.train is None
+
+
+def _load_tokenizer(cfg: TokenizerConfig, model_dir: str, pbegin) -> tuple[beam.PCollection, beam.PCollection]:
+    """(the given tokenizer's bytes, its TokenizerInfo), the file copied into ``model_dir``."""
+    hf = hf_options(cfg)
+    if hf is not None:
+        model = pbegin | "LoadTokenizer" >> LoadHFTokenizer(cfg.hf, model_dir)
+        return model, model | "TokenizerInfo" >> beam.Map(
+            lambda data: hf_info(data, eos_token=hf.eos_token, bos_token=hf.bos_token, add_bos=hf.add_bos))
+    model = pbegin | "LoadTokenizer" >> LoadTokenizer(cfg.model, model_dir)
+    return model, model | "TokenizerInfo" >> beam.Map(model_info)
+
+
+ENCODED_DOCS = "docs"
+ENCODED_TOKENS = "tokens"
+
+
+class Encoded(beam.PTransform):
+    """{``docs``: Document with ``n_tokens``, ``tokens``: TokenizedDocument (by reference)} that units of a
+    phased job encoded (``per_document``) -> TokenizeResult with those, nothing rejected, and the
+    tokenizer's info; the tokenizer is copied to ``model_dir`` (OUT/tokenizer) as ``Tokenize`` does.
+    Cost: the tokenizer file read once; the documents and token references pass through."""
+
+    def __init__(self, cfg: TokenizerConfig, model_dir: Optional[str] = None):
+        super().__init__()
+        self._cfg = cfg
+        self._model_dir = model_dir if model_dir is not None else tempfile.mkdtemp(prefix="pilewright-tokenizer-")
+
+    def expand(self, inputs: dict) -> TokenizeResult:
+        docs, tokens = inputs[ENCODED_DOCS], inputs[ENCODED_TOKENS]
+        _model, info = _load_tokenizer(self._cfg, self._model_dir, docs.pipeline)
+        empty = docs.pipeline | "NoRejected" >> beam.Create([]).with_output_types(RejectedDocument)
+        no_errors = docs.pipeline | "NoErrors" >> beam.Create([]).with_output_types(DeadLetter)
+        return TokenizeResult(main=tokens, rejected=empty, errors=no_errors, stats=None, annotated=docs, info=info)
+
