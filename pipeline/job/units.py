@@ -30,6 +30,11 @@ MAX_UNIT_MB = 256
 # ones, so a unit process's memory stays what it is on a small corpus (each unit costs about a CPU-second
 # of its own: its pipeline's graph; models and the evaluation index are loaded once per process)
 TARGET_UNIT_MB = 8.0
+# a later per-document phase is cut from the documents an earlier one wrote (uncompressed JSON, about the
+# text's size), not from compressed input: its units hold this many bytes of those per byte of a curate
+# unit's input, about the same text per unit (JSONL.gz of prose is about a third of its text), so it runs
+# no more pipelines than the curate phase did
+SPILL_BYTES_PER_INPUT_BYTE = 3
 # at least this many units per process when the input allows, so processes finish close together
 UNITS_PER_PROCESS = 2
 # but no unit smaller than this (MB of input) unless that leaves a process without one: a unit pipeline
