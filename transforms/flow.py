@@ -11,7 +11,7 @@ applied to every stage's rejected records and dead letters (pii uses it so a val
 dropped before the pii stage reaches no output either).
 
 Adding a stage: its config model (``schemas/stages/``), its field in ``StagesConfig``, its package here in
-``transforms/`` with ``build_stage``, and one line in ``FLOW``. ``tests/test_flow.py`` checks the list
+``transforms/`` with ``build_stage``, and one line in ``FLOW``. ``tests/transforms/test_flow.py`` checks the list
 against the config model.
 
 The spine stages are families like the others: each exposes ``build_stage(config, context)`` built from

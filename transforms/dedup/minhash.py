@@ -6,7 +6,7 @@ n-gram hash combines its tokens' hashes with per-position odd multipliers and a 
 hashing a document costs one C call per token plus a few array operations. Permutation ``k`` maps a shingle
 hash ``x`` to ``a_k * x + b_k mod 2**64`` (a bijection for odd ``a_k``; ``x`` is already uniformly
 mixed, so the minimum of each permuted set is a MinHash), with ``a_k, b_k`` drawn from the seed. The
-estimates agree with ``datasketch.MinHash`` (tests/test_dedup_minhash.py).
+estimates agree with ``datasketch.MinHash`` (tests/transforms/dedup/test_dedup_minhash.py).
 """
 from __future__ import annotations
 

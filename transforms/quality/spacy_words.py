@@ -12,7 +12,7 @@ special cases, URL matcher), read from the installed spaCy, and only changes how
   ``_attach_tokens`` that skips a regex call whenever the characters involved cannot match it (a word that
   ends in a letter has no suffix unless a digit or an apostrophe is near its end, and so on). spaCy's suffix
   regex alone costs ~13 us a call because it is tried at every position; these checks bring a new chunk to
-  a few microseconds. Every shortcut is a claim about spaCy's English rules that ``tests/test_quality_words.py``
+  a few microseconds. Every shortcut is a claim about spaCy's English rules that ``tests/transforms/quality/test_quality_words.py``
   checks against the installed spaCy, and a chunk where spaCy's special-case matcher would re-merge tokens
   is handed to spaCy itself.
 

@@ -11,7 +11,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 from apache_beam.testing.util import assert_that, equal_to
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
 
 import bench_common_inmemory as mem  # noqa: E402
@@ -20,7 +20,7 @@ import profile_stages  # noqa: E402
 from pilewright.schemas.records import Document  # noqa: E402
 
 # ../shared beside the repository, or BENCH_SHARED (as the benchmarks take it), e.g. from a worktree
-SHARED = Path(os.environ.get("BENCH_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+SHARED = Path(os.environ.get("BENCH_SHARED", Path(__file__).resolve().parents[3] / "shared"))
 RATIO = re.compile(r"\| ratio to ceiling (-?\d+\.\d\d)$")
 
 

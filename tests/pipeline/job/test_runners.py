@@ -26,7 +26,7 @@ from pilewright.pipeline.job.options import (
 
 from conftest import SAMPLE_DIR
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 # a slice of every sample source keeps each run to a few seconds while every stage still sees real text
 DOCS_PER_SOURCE = 6
 CHARS_PER_DOC = 6000

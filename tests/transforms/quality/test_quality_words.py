@@ -20,7 +20,7 @@ from pilewright.transforms.quality.spacy_words import (
     spacy_reference_words,
 )
 
-CORPORA = Path(__file__).resolve().parents[1].parent / "shared" / "corpora"
+CORPORA = Path(__file__).resolve().parents[3].parent / "shared" / "corpora"
 
 
 @pytest.fixture(scope="module")

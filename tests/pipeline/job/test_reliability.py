@@ -351,7 +351,7 @@ def test_the_readme_promises_what_these_tests_check():
 
     readme = (REPO / "README.md").read_text()
     section = readme.split("### What pilewright promises", 1)[1].split("\n## ", 1)[0]
-    assert "tests/test_reliability.py" in section and "tests/test_resume.py" in section
+    assert "tests/pipeline/job/test_reliability.py" in section and "tests/pipeline/job/test_resume.py" in section
     assert "`pilewright run --resume`" in section and "byte-identical" in section
     assert f"exits with status {EXIT_POLICY}" in section and "2: an error you can fix" in section
     for key, value in PolicyConfig().model_dump().items():
