@@ -16,7 +16,7 @@ from pilewright.schemas.records import Document
 from pilewright.transforms.normalize.stage import normalize_text, rejoin_lines
 from pilewright.schemas.stages.quality import NormalizeConfig
 
-from tests.test_quality_stage import prose
+from tests.transforms.quality.test_quality_stage import prose
 
 
 def cfg_with(profiles=None, **stages):
