@@ -10,6 +10,8 @@ Pure functions over the config models: no Beam, no file access.
 """
 from __future__ import annotations
 
+import hashlib
+
 import typing
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Literal, Mapping
@@ -52,7 +54,9 @@ class StageBlocks:
     models: Mapping[str, type]
 
     def __hash__(self) -> int:  # typing.Annotated hashes its metadata
-        return hash(tuple(sorted(self.models)))
+        # a stable hash (not the per-process salted built-in), so nothing can come to depend on a salt
+        digest = hashlib.sha256("\x1f".join(sorted(self.models)).encode("utf-8")).digest()
+        return int.from_bytes(digest[:8], "big")
 
 
 @dataclass(frozen=True)
