@@ -6,13 +6,17 @@ until the next step runs; on a cluster it is paid for as shuffle bytes. A step t
 decision (dedup, the shard placement, the tokenizer sample) therefore spills its bulk input here and
 passes references, and the step after the barrier reads the bytes back.
 
-Layout: ``OUT/.work/<area>/<random>.bin``, one file per bundle (a retried bundle writes a new file and its
-references are never emitted, so nothing is read twice). Each record is an 8-byte little-endian length
+Layout: ``OUT/.work/<area>/<name>.bin``, one file per bundle (a retried bundle writes a new file and its
+references are never emitted, so nothing is read twice). The name is random, or with ``by_content`` the
+digest of the bundle's first record and the file's place in the bundle: a phase's files of unique records
+(documents, their rejections) then sort the same way in every run, a bundle's files in the order written,
+so the units cut from them are the same too. Each record is an 8-byte little-endian length
 followed by the payload. The folder is removed when the run ends (``remove_work_dir``); its size peaks at
 about the size of the curated text plus its token arrays (4 bytes a token). Works on any Beam filesystem.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 import uuid
@@ -40,15 +44,36 @@ class SpillWriter:
     """Appends records to one new file under ``folder``; ``write`` returns the record's (path, offset, length)
     of its payload. Opened lazily, so a bundle with nothing to spill creates no file."""
 
-    def __init__(self, folder: str):
+    def __init__(self, folder: str, by_content: bool = False):
         self._folder = folder
+        self._by_content = by_content
         self._f = None
         self.path: Optional[str] = None
         self._pos = 0
+        self._first: Optional[str] = None  # by_content: the digest of this writer's first record
+        self._seq = 0
+
+    @property
+    def bytes_written(self) -> int:
+        return self._pos
+
+    def _new_path(self, first: bytes) -> str:
+        if self._by_content:
+            # the writer's first record, then the file's place among the writer's files: the files of one
+            # bundle sort in the order written
+            if self._first is None:
+                self._first = hashlib.sha256(first).hexdigest()[:32]
+            path = FileSystems.join(self._folder, f"{self._first}-{self._seq:06d}.bin")
+            self._seq += 1
+            # records of one folder are unique, so a name taken is a retried bundle's leftover or a
+            # record spilled twice: a random name then, never an overwrite
+            if not FileSystems.exists(path):
+                return path
+        return FileSystems.join(self._folder, uuid.uuid4().hex + ".bin")
 
     def write(self, payload: bytes) -> tuple[str, int, int]:
         if self._f is None:
-            self.path = FileSystems.join(self._folder, uuid.uuid4().hex + ".bin")
+            self.path = self._new_path(payload)
             # the local filesystem creates missing parent folders; object stores have none to create
             self._f = FileSystems.create(self.path, compression_type="uncompressed")
         try:
@@ -144,19 +169,24 @@ class SpillDocumentsFn(beam.DoFn):
     ``iter_documents`` after the barrier: one small record per bundle crosses it instead of the text.
 
     ``refs``: also emit, tagged ``REFS``, (key or document id, spill file path) per document, so that
-    per-document decisions can be joined to the files by key (``DecisionsByFile``)."""
+    per-document decisions can be joined to the files by key (``DecisionsByFile``).
+    ``max_bytes``: a file is also closed once it holds this many bytes, so a later phase can cut its units
+    from a big bundle's output; ``by_content``: files named by their first record (``SpillWriter``)."""
 
     REFS = "refs"
 
-    def __init__(self, folder: str, keyed: bool = False, refs: bool = False):
+    def __init__(self, folder: str, keyed: bool = False, refs: bool = False, max_bytes: Optional[int] = None,
+                 by_content: bool = False):
         super().__init__()
         self._folder = folder
         self._keyed = keyed
         self._refs = refs
+        self._max_bytes = max_bytes
+        self._by_content = by_content
         self._writer: Optional[SpillWriter] = None
 
     def start_bundle(self):
-        self._writer = SpillWriter(self._folder)
+        self._writer = SpillWriter(self._folder, by_content=self._by_content)
         self._n = 0
 
     def process(self, item):
@@ -165,7 +195,7 @@ class SpillDocumentsFn(beam.DoFn):
         if self._refs:
             yield beam.pvalue.TaggedOutput(self.REFS, (item[0] if self._keyed else doc.id, path))
         self._n += 1
-        if self._n >= MAX_RECORDS_PER_FILE:
+        if self._n >= MAX_RECORDS_PER_FILE or (self._max_bytes and self._writer.bytes_written >= self._max_bytes):
             self._n = 0
             yield self._writer.close()
 

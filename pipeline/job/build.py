@@ -318,7 +318,8 @@ def _run_job(
     stage_secs = dict(stage_seconds(run_result))
     for stage, sec in done.stage_seconds.items():
         stage_secs[stage] = round(stage_secs.get(stage, 0.0) + sec, 3)
-    facts = {"units": done.units, "curate_units": len(plan.units), "processes": plan.processes,
+    facts = {"units": done.units, "curate_units": len(plan.units), "phase_units": done.phase_units,
+             "processes": plan.processes,
              "unit_bytes": plan.unit_bytes, "phase_seconds": {**done.seconds,
                                                                "final": round(time.monotonic() - final_started, 3)},
              "peak_mb": {**done.peak_mb, "final": peak_rss_mb()},

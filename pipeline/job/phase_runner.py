@@ -41,6 +41,7 @@ class PhasesDone:
     # phase name -> peak resident MB so far of this process and of its largest unit process (Linux)
     peak_mb: dict = field(default_factory=dict)
     stage_seconds: dict = field(default_factory=dict)
+    phase_units: dict = field(default_factory=dict)  # phase name -> its units (run or reused)
 
 
 def _doc_files(infos: Sequence[dict]) -> list[InputFile]:
@@ -84,6 +85,7 @@ def run_phases(cfg: RunConfig, config_sha256: str, out: str, plan: Plan, beam_ar
             infos = _run_unit_phase(cfg, config_sha256, out, phase, units, plan.processes, beam_args, options,
                                     local, dry_run, resume, done, progress_dir, on_unit)
         done.earlier.append(infos)
+        done.phase_units[phase.name] = len(infos)
         done.seconds[phase.name] = round(time.monotonic() - started, 3)
         done.peak_mb[phase.name] = peak_rss_mb()
     return done
@@ -125,7 +127,8 @@ def _run_unit_phase(cfg, config_sha256, out, phase, units, processes, beam_args,
             kept[unit.index] = info
             done.reused += 1
             continue
-        remove_path(unit_dir(out, unit, phase))
+        if not dry_run:  # a dry run deletes nothing (and on gs:// would wait on the network to find out)
+            remove_path(unit_dir(out, unit, phase))
         tasks.append(UnitTask(cfg, out, unit, fp, tuple(unit_args(beam_args) if local else beam_args),
                               progress_dir if local else None, phase))
     done.units += len(units)
@@ -163,7 +166,8 @@ def _run_corpus_phase(cfg, config_sha256, out, phase, done: PhasesDone, beam_arg
         done.reused += 1
         done.units += 1
         return [info]
-    remove_path(unit_dir(out, unit, phase))
+    if not dry_run:
+        remove_path(unit_dir(out, unit, phase))
     p = beam.Pipeline(options=pipeline_options(unit_args(beam_args)) if local else options)
     build_corpus_phase(p, cfg, out, phase, done.earlier, fp, progress_dir=progress_dir if local else None)
     result = p.run()

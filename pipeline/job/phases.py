@@ -58,6 +58,10 @@ from pilewright.transforms.spill import SpillDocumentsFn, iter_documents, iter_p
 CURATE = "curate"
 UNIT_FILE = "unit.json"
 KINDS = ("docs", "rejected", "errors", "places", "tokens")
+# a phase's files close at this size, so the next unit phase has files to cut several units from even when
+# one pipeline (a corpus phase) wrote every document in one bundle; named by content, so they sort (and the
+# units cut from them fall) the same way in every run
+PHASE_FILE_BYTES = 8 << 20
 ENCODED = "encoded"  # a unit's token arrays and tokenizer copy (``Phase.encode``)
 
 
@@ -165,7 +169,8 @@ def build_unit(p: beam.Pipeline, cfg: RunConfig, out_dir: str, phase: Phase, uni
     def refs(pc, kind):
         return (
             pc
-            | f"Spill[{kind}]" >> beam.ParDo(SpillDocumentsFn(FileSystems.join(where, *kind.split("/"))))
+            | f"Spill[{kind}]" >> beam.ParDo(SpillDocumentsFn(FileSystems.join(where, *kind.split("/")),
+                                                              max_bytes=PHASE_FILE_BYTES, by_content=True))
             | f"Ref[{kind}]" >> beam.Map(lambda path, k=kind.split("/")[0]: ("file", (k, path)))
         )
 
