@@ -93,3 +93,44 @@ def test_stage_routes_every_document():
         assert_that(res.rejected | "Reasons" >> beam.Map(lambda r: (r.id, r.stage, r.reason)),
                     equal_to([("s/2", "normalize", "empty")]), label="rejected")
         assert_that(res.errors, equal_to([]), label="errors")
+
+
+# --- the fast paths give ftfy's and the regexes' results ----------------------------------------------------
+
+# what ftfy and the whitespace rules react to: mojibake pieces, entities, tags, controls, odd spaces and breaks
+_TRICKY = st.sampled_from(["Ã©", "Ã¢â‚¬â„¢", "â€œ", "&amp;", "&lt;", "&#39;", "<b>", "\x1b[31m", "\x00", "\x07",
+                           "\x7f", "\x85", "\r", "\r\n", "\x0b", "\x0c", "\u2028", "\ufeff", "ﬁ", "\ud800",
+                           "\u00a0", "\u3000", "\t", " ", "  ", "\n", "\n\n\n", "é", "naïve", "plain ascii"])
+_TEXTS = st.lists(st.one_of(_TRICKY, st.text(max_size=8)), max_size=30).map("".join)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXTS, st.sampled_from([True, False]))
+def test_fix_segments_is_ftfy_fix_text(text, unescape):
+    import ftfy
+
+    from pilewright.transforms.normalize.stage import _ftfy_config, fix_segments
+
+    config = _ftfy_config(NormalizeConfig(unescape_html=unescape))
+    memo: dict = {}
+    assert fix_segments(text, config, memo) == ftfy.fix_text(text, config=config)
+    # a second call answers from the memo for segments seen: still the same
+    assert fix_segments(text, config, memo) == ftfy.fix_text(text, config=config)
+
+
+def test_fix_segments_follows_ftfy_turning_html_off_at_the_first_tag():
+    import ftfy
+
+    from pilewright.transforms.normalize.stage import _ftfy_config, fix_segments
+
+    config = _ftfy_config(NormalizeConfig())
+    text = "a &amp; b\n<p>tag</p>\nc &amp; d\n"
+    assert fix_segments(text, config, {}) == ftfy.fix_text(text, config=config) == text.replace("a &amp;", "a &", 1)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXTS)
+def test_collapse_and_strip_is_the_two_substitutions(text):
+    from pilewright.transforms.normalize.stage import _HSPACE_AT_LINE_ENDS, _HSPACE_RUN, collapse_and_strip
+
+    assert collapse_and_strip(text) == _HSPACE_AT_LINE_ENDS.sub("", _HSPACE_RUN.sub(" ", text)).strip()
