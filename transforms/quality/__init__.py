@@ -6,7 +6,9 @@ Files, in the order one decision follows them: ``stage`` (the ``QualityFilter`` 
 ``spacy_words`` (spaCy's English word and sentence units, ported for speed: what the rule sets count),
 ``ngrams`` (repetition measures). ``classifier`` holds the fastText classifiers (quality or domain
 scores) and their training.
+``explain`` says how its decisions read in ``pilewright explain`` (``EXPLAIN``).
 """
+from pilewright.transforms.quality.explain import EXPLAIN
 from pilewright.transforms.quality.stage import QualityFilter
 
 def build_stage(config, context):
@@ -14,4 +16,4 @@ def build_stage(config, context):
     return QualityFilter(config, per_source=context.per_source("quality"))
 
 
-__all__ = ["build_stage", "QualityFilter"]
+__all__ = ["EXPLAIN", "build_stage", "QualityFilter"]
