@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from pilewright.schemas.audit import PII_ENTITIES, AuditSection, PiiEntitiesSection
+from pilewright.schemas.audit import (
+    CURATED,
+    PII_ENTITIES,
+    PII_REDACTIONS,
+    AuditSection,
+    AuditView,
+    BreakdownView,
+    PiiEntitiesSection,
+)
 
 
 def entity_counts(payload: Any, source: Optional[str]) -> dict[str, int]:
@@ -24,3 +32,25 @@ AUDIT_SECTIONS = {
     "found_and_left": AuditSection("table", "found and left"),
     "recognizers": AuditSection("table", "recognizers"),
 }
+
+
+def redactions(audit: dict, manifest: dict, source: Optional[str]) -> Optional[BreakdownView]:
+    """PII redacted in the curated documents (their profile's ``pii``), per entity and source, when any was."""
+    profile = audit.get(CURATED, {}).get(PII_REDACTIONS)
+    if not profile:
+        return None
+    by_src = {s: dict(e) for s, e in profile.get("by_source", {}).items() if source is None or s == source}
+    totals: dict[str, int] = {}
+    for ents in by_src.values():
+        for e, n in ents.items():
+            totals[e] = totals.get(e, 0) + int(n)
+    docs = sum(int(n) for s, n in profile.get("docs_with_pii", {}).items() if source is None or s == source)
+    return BreakdownView(counts=dict(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))), by_source=by_src,
+                         docs=docs)
+
+
+AUDIT_VIEWS = (
+    AuditView("breakdown", "pii", "PII redacted", "PII", redactions,
+              plot_title="PII redacted in the curated documents, by entity", unit="redactions",
+              empty="No curated document had PII redacted.", docs_text="curated documents had PII redacted."),
+)

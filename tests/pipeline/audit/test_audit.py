@@ -203,7 +203,7 @@ def test_terminal_summary_fits_in_60_lines_and_matches_json(sample):
         nums = _ints(source_lines[r["name"]])
         assert nums[:2] == [r["read"], r["curated"]] and r["tokens"] in nums
     shard_line = next(ln for ln in lines if ln.startswith("SHARDS"))
-    sh = doc["shards"]
+    sh = next(v["data"] for v in doc["views"] if v["kind"] == "parts")
     assert _ints(shard_line)[:3] == [sh["count"], sh["tokens"], sh["docs"]]
     assert f"{sh['min_tokens']:,}-{sh['max_tokens']:,}" in shard_line
     # the numbers are the run's own: the manifest and the audit say the same
