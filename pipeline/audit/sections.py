@@ -77,6 +77,19 @@ def family_views(stage: str) -> tuple[AuditView, ...]:
     return tuple(getattr(_family(stage), "AUDIT_VIEWS", ()))
 
 
+def family_manifest_problems(manifest: dict) -> list[str]:
+    """What each family finds wrong with its own block of the manifest (``verify_manifest(manifest)`` in its
+    package, one line per problem), in stage order."""
+    from pilewright.transforms import flow
+
+    problems: list[str] = []
+    for spec in flow.current_stages():
+        check = getattr(_family(spec.name), "verify_manifest", None)
+        if check is not None and manifest:
+            problems += check(manifest)
+    return problems
+
+
 class FamilyView(BaseModel):
     """One family view (``schemas.audit.AuditView``) of the run's files, built: ``data`` is its kind's model,
     None when there is nothing to show."""

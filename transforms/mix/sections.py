@@ -45,3 +45,15 @@ AUDIT_VIEWS = (
               unit="tokens", noun="domain", note="shortfall",
               empty="No mix block: every curated document is tokenized once; shares are as curated."),
 )
+
+
+def verify_manifest(manifest: dict) -> list[str]:
+    """``--verify``: the manifest's totals are what the mix achieved (it redraws the curated documents, so
+    they are not what the tokenizer encoded)."""
+    report = manifest.get(MANIFEST_BLOCK)
+    if not isinstance(report, dict) or "achieved_tokens" not in report:
+        return []
+    if int(report["achieved_tokens"]) != int(manifest.get("total_tokens", -1)):
+        return [f"manifest.json: total_tokens is {manifest.get('total_tokens'):,} but the mix achieved "
+                f"{report['achieved_tokens']:,}"]
+    return []
