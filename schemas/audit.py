@@ -308,3 +308,20 @@ class AuditView:
     def __post_init__(self) -> None:
         if self.kind not in VIEW_MODELS:
             raise ValueError(f"audit view {self.name!r}: kind {self.kind!r} is not one of {', '.join(VIEW_MODELS)}")
+
+
+@dataclass(frozen=True)
+class CuratedPart:
+    """A family's part of the curated documents' profile (``Audit.curated[key]``), counted in the job from
+    the annotations its stage left on every curated document (``CURATED_PARTS`` in its package).
+
+    A tally gives ``rows(doc)``: (kind, label, n) counting rows (kinds its own, e.g. ``pii``), summed per
+    source, and ``assemble(table)`` turns ``{kind: {source: {label: n}}}`` into the part (None: nothing to
+    say). A sample gives ``values(doc)``: the document's named values (empty: not sampled); the part is then
+    their distributions over a seeded sample of the documents.
+    """
+
+    key: str
+    rows: Optional[Callable[[Any], list[tuple[str, str, int]]]] = None
+    assemble: Optional[Callable[[dict], Optional[dict]]] = None
+    values: Optional[Callable[[Any], Any]] = None

@@ -11,6 +11,7 @@ from pilewright.schemas.audit import (
     AuditSection,
     AuditView,
     BreakdownView,
+    CuratedPart,
     PiiEntitiesSection,
 )
 
@@ -54,3 +55,34 @@ AUDIT_VIEWS = (
               plot_title="PII redacted in the curated documents, by entity", unit="redactions",
               empty="No curated document had PII redacted.", docs_text="curated documents had PII redacted."),
 )
+
+
+# the curated documents' redactions (``Document.pii_counts``): values per entity and source, and documents
+# with any, as the profile's ``pii`` part
+REDACTED, REDACTED_DOCS = "pii", "pii_docs"
+
+
+def redaction_rows(doc) -> list[tuple[str, str, int]]:
+    rows = []
+    if doc.pii_counts:
+        rows += [(REDACTED, entity, int(n)) for entity, n in doc.pii_counts.items() if n]
+        if any(doc.pii_counts.values()):
+            rows.append((REDACTED_DOCS, "", 1))
+    return rows
+
+
+def assemble_redactions(table: dict) -> Optional[dict]:
+    if not (table.get(REDACTED) or table.get(REDACTED_DOCS)):
+        return None
+    totals: dict[str, int] = {}
+    for labels in table.get(REDACTED, {}).values():
+        for label, n in labels.items():
+            totals[label] = totals.get(label, 0) + n
+    return {
+        "entities": dict(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))),
+        "by_source": {s: dict(sorted(v.items())) for s, v in sorted(table.get(REDACTED, {}).items())},
+        "docs_with_pii": {s: v.get("", 0) for s, v in sorted(table.get(REDACTED_DOCS, {}).items())},
+    }
+
+
+CURATED_PARTS = (CuratedPart(PII_REDACTIONS, rows=redaction_rows, assemble=assemble_redactions),)

@@ -10,7 +10,7 @@ scores) and their training.
 ``explain`` says how its decisions read in ``pilewright explain`` (``EXPLAIN``).
 """
 from pilewright.transforms.quality.explain import EXPLAIN
-from pilewright.transforms.quality.sections import AUDIT_VIEWS
+from pilewright.transforms.quality.sections import AUDIT_VIEWS, CURATED_PARTS
 from pilewright.transforms.quality.stage import QualityFilter
 
 def build_stage(config, context):
@@ -18,4 +18,4 @@ def build_stage(config, context):
     return QualityFilter(config, per_source=context.per_source("quality"))
 
 
-__all__ = ["EXPLAIN", "AUDIT_VIEWS", "build_stage", "QualityFilter"]
+__all__ = ["EXPLAIN", "AUDIT_VIEWS", "CURATED_PARTS", "build_stage", "QualityFilter"]

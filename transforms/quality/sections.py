@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pilewright.schemas.audit import CURATED, QUALITY_SAMPLE, AuditView, Distribution, DistributionsView
+from pilewright.schemas.audit import CURATED, QUALITY_SAMPLE, AuditView, CuratedPart, Distribution, DistributionsView
 
 
 def signal_sample(audit: dict, manifest: dict, source: Optional[str]) -> Optional[DistributionsView]:
@@ -23,3 +23,7 @@ AUDIT_VIEWS = (
               plot_title="Quality signals of the curated documents", noun="signal",
               empty="No quality signals (the quality stage is not in this run)."),
 )
+
+
+# the curated documents' quality signals (``Document.quality``), over a seeded sample of them
+CURATED_PARTS = (CuratedPart(QUALITY_SAMPLE, values=lambda doc: doc.quality),)

@@ -75,7 +75,7 @@ def test_profile_counts_annotations_exactly():
     for d in docs:
         for k, n in profile_rows(d):
             rows[k] = rows.get(k, 0) + n
-    prof = assemble_profile(list(rows.items()), [(1, "a", (("q", 0.5),))])
+    prof = assemble_profile(list(rows.items()), {"quality_sample": [(1, "a", (("q", 0.5),))]})
     assert prof["docs"] == {"a": 2, "b": 1}
     assert prof["languages"]["total"] == {"en": 2, "de": 1}
     assert prof["languages"]["by_source"]["a"] == {"de": 1, "en": 1}
