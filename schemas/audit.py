@@ -92,6 +92,11 @@ DEDUP_LARGEST_CLUSTERS = "largest_clusters"
 PII_ENTITIES = "entities_by_source"
 LANGID_LANGUAGES = "languages"
 
+# the curated documents' profile (``Audit.curated``) and the families' parts of it
+CURATED = "curated"
+PII_REDACTIONS = "pii"  # redactions per entity and source (``Document.pii_counts``)
+QUALITY_SAMPLE = "quality_sample"  # quality signals over a sample of the curated documents
+
 
 class HistogramSection(_Model):
     """Counts per bin; ``edges`` has one more entry than ``counts`` (bin i is [edges[i], edges[i+1]))."""
@@ -190,3 +195,133 @@ class AuditSection:
         # a misspelt kind would otherwise surface only when an audit holding the section is read
         if self.kind not in KIND_MODELS:
             raise ValueError(f"audit section {self.title!r}: kind {self.kind!r} is not one of {', '.join(KIND_MODELS)}")
+
+
+# ---- family views: what a family adds to the run's files besides its stats sections ----------------------
+#
+# A family whose stage writes a block of the manifest (the mix's report, the shards' list) or a part of the
+# curated documents' profile (``audit.json``'s ``curated``: redactions, quality signals) declares how it
+# reads with ``AUDIT_VIEWS`` (a tuple of ``AuditView``) in its package. The summary, its terminal lines and
+# the report draw each by its kind; ``pipeline.audit`` names no stage.
+
+ViewKind = Literal["breakdown", "distributions", "shares", "parts"]
+
+
+class BreakdownView(_Model):
+    """``breakdown``: a count per label (the largest first), per source too, over ``docs`` documents."""
+
+    counts: dict[str, int]
+    by_source: dict[str, dict[str, int]] = {}
+    docs: int = 0
+
+
+class Distribution(_Model):
+    """One named value's distribution over a sample: quantiles, mean and an equal-width histogram."""
+
+    name: str
+    count: int
+    min: float
+    p10: float
+    p50: float
+    p90: float
+    max: float
+    mean: float
+    hist: HistogramSection
+
+
+class DistributionsView(_Model):
+    """``distributions``: many named values' distributions over a sample of ``docs`` documents."""
+
+    docs: int
+    items: list[Distribution]
+
+
+class ShareRow(_Model):
+    label: str
+    target_share: Optional[float] = None
+    achieved_share: float
+    target: Optional[int] = None
+    achieved: int
+
+
+class SharesView(_Model):
+    """``shares``: how a total splits over groups, against a target when there is one (``notes``: where the
+    target was missed)."""
+
+    rows: list[ShareRow]
+    target_total: Optional[int] = None
+    achieved_total: Optional[int] = None
+    notes: list[str] = []
+
+
+class PartsView(_Model):
+    """``parts``: the files a run delivers, with their documents, tokens and bytes, and the tokenizer that
+    encoded them."""
+
+    count: int
+    docs: int
+    tokens: int
+    bytes: int
+    min_tokens: int
+    max_tokens: int
+    tokens_per_part: list[int]
+    vocab_size: Optional[int] = None
+    token_dtype: Optional[str] = None
+    tokenizer_sha256: Optional[str] = None
+
+
+VIEW_MODELS: dict[str, type[BaseModel]] = {
+    "breakdown": BreakdownView,
+    "distributions": DistributionsView,
+    "shares": SharesView,
+    "parts": PartsView,
+}
+
+
+@dataclass(frozen=True)
+class AuditView:
+    """How one family view reads: ``build(audit, manifest, source)`` gives the kind's model from the run's
+    files (``source`` None: every source; else narrowed to it), or None when there is nothing to show.
+
+    ``part`` places it: ``curated`` (the curated documents' profile, after their languages) or ``output``
+    (what the run delivers, after the lengths). ``name`` is its key in ``audit --json`` and its anchor in the
+    report; ``title`` its heading there, ``plot_title`` its figure's, ``label`` the terminal line's first
+    column. ``unit``: what the counts count (breakdown), the tokens of a share (shares); ``noun``: one of the
+    items (a distribution, a part). ``empty``: the report's sentence when the view is empty (shares: when it
+    has no target). ``note``: what a ``shares`` note is (``shortfall``); ``docs_text``: what a breakdown's
+    documents are.
+    """
+
+    kind: ViewKind
+    name: str
+    title: str
+    label: str
+    build: Callable[[dict, dict, Optional[str]], Optional[BaseModel]]
+    part: Literal["curated", "output"] = "curated"
+    plot_title: str = ""
+    unit: str = ""
+    noun: str = ""
+    empty: str = ""
+    note: str = ""
+    docs_text: str = ""
+
+    def __post_init__(self) -> None:
+        if self.kind not in VIEW_MODELS:
+            raise ValueError(f"audit view {self.name!r}: kind {self.kind!r} is not one of {', '.join(VIEW_MODELS)}")
+
+
+@dataclass(frozen=True)
+class CuratedPart:
+    """A family's part of the curated documents' profile (``Audit.curated[key]``), counted in the job from
+    the annotations its stage left on every curated document (``CURATED_PARTS`` in its package).
+
+    A tally gives ``rows(doc)``: (kind, label, n) counting rows (kinds its own, e.g. ``pii``), summed per
+    source, and ``assemble(table)`` turns ``{kind: {source: {label: n}}}`` into the part (None: nothing to
+    say). A sample gives ``values(doc)``: the document's named values (empty: not sampled); the part is then
+    their distributions over a seeded sample of the documents.
+    """
+
+    key: str
+    rows: Optional[Callable[[Any], list[tuple[str, str, int]]]] = None
+    assemble: Optional[Callable[[dict], Optional[dict]]] = None
+    values: Optional[Callable[[Any], Any]] = None

@@ -70,6 +70,9 @@ class StageSpec:
     # a spine stage: the field of the run config (``schemas.config.RunConfig``) holding its config; a
     # curation stage's config is ``stages.<name>``
     block: str = ""
+    # a row of the funnel: every document it takes in is kept, rejected or a dead letter, so a document's
+    # path (``pilewright explain``) goes through it; False for a stage that only writes what reaches it
+    funnel: bool = True
 
     @property
     def module_name(self) -> str:
@@ -97,6 +100,13 @@ class StageSpec:
         hook = getattr(self._module(), "side_output_hook", None)
         return hook(config) if hook is not None else None
 
+    def explain(self):
+        """How the family's decisions read in ``pilewright explain`` and what ``--what-if`` recomputes
+        (``EXPLAIN`` in its package, a ``transforms.explain.Explain``); no checks when it declares none."""
+        from pilewright.transforms.explain import NO_EXPLAIN
+
+        return getattr(self._module(), "EXPLAIN", NO_EXPLAIN)
+
 
 FLOW: tuple[StageSpec, ...] = (
     StageSpec("extract"),  # right after ingest: the rest of the flow sees main text
@@ -116,16 +126,22 @@ FLOW: tuple[StageSpec, ...] = (
 INGEST = StageSpec("ingest", block="policy")  # reads the context's sources (or inputs): the first stage
 TOKENIZE = StageSpec("tokenize", block="tokenizer")
 MIX = StageSpec("mix", block="mix")  # in the run when its block is present and enabled
-SHARD = StageSpec("shard", block="shards")
+SHARD = StageSpec("shard", block="shards", funnel=False)  # writes the shards: no document decided
 
 # every stage, in the order a document meets them
 STAGES: tuple[StageSpec, ...] = (INGEST, *FLOW, TOKENIZE, MIX, SHARD)
 STAGE_NAMES: tuple[str, ...] = tuple(s.name for s in STAGES)
 
 
+def current_stages() -> tuple[StageSpec, ...]:
+    """Every stage in the order a document meets them, read now: a stage added to ``FLOW`` after import (a
+    test's toy stage) is among them."""
+    return (INGEST, *FLOW, TOKENIZE, MIX, SHARD)
+
+
 def spec_named(name: str) -> Optional[StageSpec]:
     """The registered stage called ``name``, or None."""
-    return next((s for s in STAGES if s.name == name), None)
+    return next((s for s in current_stages() if s.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -151,7 +167,11 @@ def enabled_stages(stages_config: Any, flow: Optional[Sequence[StageSpec]] = Non
     return out
 
 
+def spine_on(spec: StageSpec, run_config: Any) -> bool:
+    """Whether a spine stage is in a run of ``run_config``: its block is present and enabled."""
+    return _on(getattr(run_config, spec.block))
+
+
 def spine_stage(spec: StageSpec, run_config: Any, context: RunContext) -> Optional[beam.PTransform]:
     """A spine stage built from its block of ``run_config``, or None when the block is absent or disabled."""
-    config = getattr(run_config, spec.block)
-    return spec.build(config, context) if _on(config) else None
+    return spec.build(getattr(run_config, spec.block), context) if spine_on(spec, run_config) else None

@@ -63,6 +63,13 @@ def _as_dict(value) -> Optional[dict]:
     return dict(value)  # Arrow map columns read back as (key, value) pairs
 
 
+# the Document fields ``kept_row`` reads (what OUT/documents is read back with when OUT/signals is not
+# there), and those of them that are maps (Arrow gives them back as pairs)
+KEPT_ROW_FIELDS = ("id", "source", "domain", "text", "lang", "lang_score", "quality", "dup_cluster", "pii_counts",
+                   "n_tokens")
+MAP_FIELDS = ("quality", "pii_counts")
+
+
 def kept_row(doc: Document) -> SignalRow:
     """The signals row of a document that left the last curation stage (``n_tokens`` once tokenized)."""
     numbers, notes = document_signals(doc)

@@ -11,220 +11,31 @@ decisions depend on documents the change lets through (dedup's clusters, a stage
 from __future__ import annotations
 
 import copy
-import fnmatch
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Optional
 
 import yaml
 
-from pilewright.pipeline.audit.runfiles import MIX, Run, loadable, stage_config, stage_order
+from pilewright.pipeline.audit.runfiles import Run, curation_order, loadable, stage_config, stage_order
 from pilewright.schemas.config import RunConfig, StagesConfig
 from pilewright.schemas.errors import UserError
 from pilewright.schemas.records import SignalRow
+from pilewright.transforms.explain import Check, flat
+from pilewright.transforms.flow import FLOW, spec_named
 from pilewright.transforms.hashing import stable_hash64
-from pilewright.transforms.quality.rules import decide as quality_decide
-
-PII_TOO_MANY = "pii:too_many_entities"  # transforms.pii.stage.TOO_MANY (not imported: it loads Presidio)
 
 
 class WhatIfError(UserError):
     """A --what-if assignment that cannot be applied."""
 
 
-@dataclass
-class Check:
-    """One rule of one stage: the value it computed for the document against the threshold."""
-
-    stage: str
-    rule: str
-    value: Any
-    op: str  # how the value must compare to the threshold to pass: ">=", "<=", "==", "in", or "" (evidence)
-    threshold: Any
-    failed: bool
-    reason: str = ""  # the reason code when it fails
-
-    def text(self) -> str:
-        value = _fmt(self.value)
-        if not self.op:
-            return f"{self.rule}: {value}" + (f"  FAILED ({self.reason})" if self.failed else "")
-        verdict = f"FAILED ({self.reason})" if self.failed else "ok"
-        return f"{self.rule} = {value}  (pass: {self.op} {_fmt(self.threshold)})  {verdict}"
-
-
-def _fmt(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    if isinstance(v, (list, tuple)):
-        return "[" + ", ".join(map(str, v)) + "]"
-    return str(v)
-
-
-# -- the rules of each stage, as value / threshold pairs -----------------------------------------------
-def _on(threshold) -> bool:
-    return threshold is not None and threshold != 0 and threshold != -1
-
-
-def _min(stage, rule, value, threshold, reason) -> Optional[Check]:
-    if value is None or not _on(threshold):
-        return None
-    return Check(stage, rule, value, ">=", threshold, value < threshold, reason)
-
-
-def _max(stage, rule, value, threshold, reason) -> Optional[Check]:
-    if value is None or not _on(threshold):
-        return None
-    return Check(stage, rule, value, "<=", threshold, value > threshold, reason)
-
-
-def quality_rule_checks(rule: str, s: dict[str, float], cfg) -> list[Check]:
-    """The checks of one quality rule set over its signals ``s`` (keys without the rule-set prefix), in
-    the order its ``*_reason`` function tries them; a failing check's ``reason`` is that function's code."""
-    st = "quality"
-    out: list[Optional[Check]] = []
-    name = lambda k: f"{rule}:{k}"  # noqa: E731
-    if rule == "gopher_quality":
-        c = cfg.gopher_quality
-        wc, awl = s.get("word_count"), s.get("avg_word_length")
-        alpha_key = "alpha_chunks_ratio" if c.alpha_words_over == "whitespace" else "alpha_words_ratio"
-        out += [
-            _min(st, name("word_count"), wc, c.min_doc_words, "too_few_words"),
-            _max(st, name("word_count"), wc, c.max_doc_words, "too_many_words"),
-            _min(st, name("avg_word_length"), awl, c.min_avg_word_length, "short_words"),
-            _max(st, name("avg_word_length"), awl, c.max_avg_word_length, "long_words"),
-            _max(st, name("hash_ratio"), s.get("hash_ratio"), c.max_symbol_word_ratio, "hash_ratio"),
-            _max(st, name("ellipsis_ratio"), s.get("ellipsis_ratio"), c.max_symbol_word_ratio, "ellipsis_ratio"),
-            _max(st, name("bullet_lines_ratio"), s.get("bullet_lines_ratio"), c.max_bullet_lines_ratio, "bullet_lines"),
-            _max(st, name("ellipsis_lines_ratio"), s.get("ellipsis_lines_ratio"), c.max_ellipsis_lines_ratio,
-                 "ellipsis_lines"),
-            _min(st, name(alpha_key), s.get(alpha_key), c.min_alpha_words_ratio, "alpha_words"),
-            _min(st, name("stop_words"), s.get("stop_words"), c.min_stop_words, "stop_words"),
-        ]
-    elif rule == "gopher_repetition":
-        c = cfg.gopher_repetition
-        for key in ("dup_para_frac", "dup_para_char_frac", "dup_line_frac", "dup_line_char_frac"):
-            out.append(_max(st, name(key), s.get(key), getattr(c, key), key))
-        for n, frac in c.top_n_grams.items():
-            v = s.get(f"top_{n}_gram_char_frac")
-            out.append(None if v is None else Check(st, name(f"top_{n}_gram_char_frac"), v, "<=", frac, v > frac,
-                                                    f"top_{n}_gram"))
-        for n, frac in c.dup_n_grams.items():
-            v = s.get(f"dup_{n}_gram_char_frac")
-            out.append(None if v is None else Check(st, name(f"dup_{n}_gram_char_frac"), v, "<=", frac, v > frac,
-                                                    f"dup_{n}_gram"))
-    elif rule == "fineweb":
-        c = cfg.fineweb
-        if s.get("lines") == 0:
-            out.append(Check(st, name("lines"), 0.0, ">=", 1, True, "empty"))
-        else:
-            v = s.get("line_punct_ratio")
-            if v is not None:
-                failed = v < c.line_punct_thr and not (v == 0 and c.line_punct_exclude_zero)
-                out.append(Check(st, name("line_punct_ratio"), v, ">=", c.line_punct_thr, failed, "line_punct_ratio"))
-            for key, thr in (("short_line_ratio", c.short_line_thr), ("char_dup_ratio", c.char_duplicates_ratio),
-                             ("list_ratio", c.new_line_ratio)):
-                v = s.get(key)
-                if v is not None:
-                    out.append(Check(st, name(key), v, "<=", thr, v > thr, key))
-    elif rule == "junk":
-        c = cfg.junk
-        v = s.get("lower_after_stop")
-        if v is not None and c.max_lower_after_stop is not None:
-            out.append(Check(st, name("lower_after_stop"), v, "<=", c.max_lower_after_stop, v > c.max_lower_after_stop,
-                             "word_salad"))
-        v = s.get("prep_det_ratio")
-        if v is not None and c.min_prep_det_ratio is not None:
-            out.append(Check(st, name("prep_det_ratio"), v, ">=", c.min_prep_det_ratio, v < c.min_prep_det_ratio,
-                             "word_salad"))
-        for key, thr, reason in (("spam_phrases_per_1k", c.max_spam_phrases_per_1k, "spam_phrases"),
-                                 ("exclaim_ratio", c.max_exclaim_ratio, "exclamations"),
-                                 ("upper_word_ratio", c.max_upper_word_ratio, "shouting")):
-            v = s.get(key)
-            if v is not None and thr is not None:
-                out.append(Check(st, name(key), v, "<=", thr, v > thr, reason))
-    elif rule.startswith("c4"):
-        c = getattr(cfg, rule)
-        for key in ("lorem_ipsum", "curly_bracket"):
-            v = s.get(key)
-            if v is not None:
-                out.append(Check(st, name(key), v, "==", 0.0, bool(v), key))
-        v = s.get("num_sentences")
-        if v is not None:
-            out.append(Check(st, name("num_sentences"), v, ">=", c.min_num_sentences, v < c.min_num_sentences,
-                             "too_few_sentences"))
-        v = s.get("bad_words")
-        if v is not None:
-            out.append(Check(st, name("bad_words"), v, "==", 0.0, bool(v), "bad_words"))
-    return [c for c in out if c is not None]
-
-
-def _rule_signals(signals: dict[str, float], rule: str) -> dict[str, float]:
-    prefix = rule + ":"
-    return {k[len(prefix):]: v for k, v in signals.items() if k.startswith(prefix)}
-
-
 def stage_checks(stage: str, cfg: Any, row: SignalRow) -> list[Check]:
-    """Every rule of ``stage`` (its config ``cfg`` for the document's source) over the document's row."""
-    s, notes = dict(row.signals or {}), dict(row.notes or {})
-    dropped_here = row.fate == "rejected" and row.stage == stage
-    out: list[Check] = []
-    if stage == "langid":
-        lang, score = notes.get("langid:lang"), s.get("langid:score")
-        if lang is not None and cfg.languages:
-            out.append(Check(stage, "langid:lang", lang, "in", list(cfg.languages), lang not in cfg.languages,
-                             "not_in_languages"))
-        if score is not None:
-            out.append(Check(stage, "langid:score", score, ">=", cfg.min_score, score < cfg.min_score, "low_score"))
-    elif stage == "quality":
-        if any(k.split(":", 1)[0] in cfg.rules for k in s):
-            for rule in cfg.rules:
-                out += quality_rule_checks(rule, _rule_signals(s, rule), cfg)
-            for c in cfg.classifiers:
-                v = s.get(f"classifier:{c.label}")
-                if v is not None:
-                    out.append(Check(stage, f"classifier:{c.label}", v, ">=", c.min_score, v < c.min_score,
-                                     f"classifier:{c.label}"))
-        if dropped_here and row.reason.startswith("gopher_repetition:empty"):
-            out.append(Check(stage, "gopher_repetition:text", "empty", "", None, True, "empty"))
-    elif stage == "pii":
-        counts = {k[4:]: int(v) for k, v in s.items() if k.startswith("pii:")}
-        if counts or dropped_here:
-            out.append(Check(stage, "pii:entities", dict(sorted(counts.items())), "", None, False))
-        if cfg.drop_document_over is not None:
-            total = sum(counts.values())
-            out.append(Check(stage, "pii:total", total, "<=", cfg.drop_document_over,
-                             total > cfg.drop_document_over, PII_TOO_MANY))
-    elif stage == "span_dedup" and "span_dedup:words_left" in s:
-        left, words = s["span_dedup:words_left"], s.get("span_dedup:words")
-        out.append(Check(stage, "span_dedup:words_left", left, ">=", cfg.min_doc_words, dropped_here, "too_short"))
-        out.append(Check(stage, "span_dedup:words_before", words, "", None, False))
-    elif stage == "dedup":
-        kept = notes.get("dedup:kept")
-        if kept is not None:
-            how = "exact copy" if row.reason == "dedup:exact" else "near duplicate"
-            test = "exact key" if row.reason == "dedup:exact" else _minhash_text(cfg)
-            out.append(Check(stage, "dedup:kept_member", kept, "", None, True, f"{how} ({test})"))
-        elif notes.get("dedup:cluster") is not None:
-            out.append(Check(stage, "dedup:cluster", notes["dedup:cluster"], "", None, False))
-    elif stage == "decontaminate":
-        if "decontaminate:items" in notes:
-            out.append(Check(stage, "decontaminate:ngram", notes.get("decontaminate:ngram", "?"), "", cfg.n, True,
-                             f"a {cfg.n}-gram (or a whole short item) of {notes['decontaminate:items']}"))
-        if "decontaminate:cut_chars" in s:
-            out.append(Check(stage, "decontaminate:cut_chars", s["decontaminate:cut_chars"], "", None, False))
-    elif stage == "url_filter" and "url_filter:url" in notes:
-        out.append(Check(stage, "url_filter:url", notes["url_filter:url"], "", None, dropped_here, row.reason))
-    elif stage == "normalize" and dropped_here:
-        out.append(Check(stage, "normalize:chars", row.n_chars, ">=", 1, True, "empty"))
-    elif stage == "extract" and dropped_here:
-        out.append(Check(stage, "extract:main_text_chars", f"< {cfg.min_chars}", ">=", cfg.min_chars, True, row.reason))
-    return out
-
-
-def _minhash_text(cfg) -> str:
-    mh = getattr(cfg, "minhash", None)
-    if mh is None:
-        return "MinHash"
-    return f"MinHash {mh.unit} {mh.ngram}-grams, {mh.bands} bands x {mh.rows} rows, Jaccard ~{(1 / mh.bands) ** (1 / mh.rows):.2f}"
+    """Every rule of ``stage`` (its config ``cfg`` for the document's source) over the document's row, as its
+    family explains them (``EXPLAIN``)."""
+    spec = spec_named(stage)
+    if spec is None:
+        return []
+    return spec.explain().checks(cfg, row, row.fate == "rejected" and row.stage == stage)
 
 
 # -- explain ---------------------------------------------------------------------------------------------
@@ -257,7 +68,7 @@ def explain(run: Run, ids: Iterable[str]) -> list[Explanation]:
     ids = list(ids)
     cfg = run.config
     rows = run.rows_of(ids)
-    shards = run.shard_rows([i for i in ids if i in rows and rows[i].fate == "kept"])
+    shards = run.rows_in_shards([i for i in ids if i in rows and rows[i].fate == "kept"])
     excerpts = run.excerpts(ids)
     out = []
     for doc_id in ids:
@@ -279,18 +90,20 @@ def explain(run: Run, ids: Iterable[str]) -> list[Explanation]:
         e = Explanation(doc_id, True, row.source, row.domain, row.fate, row.stage, row.reason, n_tokens=row.n_tokens,
                         excerpt=excerpts.get(doc_id, ""))
         if row.fate == "kept":
-            if doc_id in run.mix_cuts:
-                e.fate, e.stage, e.reason = "cut by the mix", MIX, run.mix_cuts[doc_id]
+            if doc_id in run.cuts:
+                e.stage, e.reason = run.cuts[doc_id]
+                e.fate = f"cut by the {e.stage}"
             elif dead is not None:
                 e.fate, e.stage, e.reason = "dead letter", dead["stage"], f"{dead['error_type']}: {dead['error']}"
             e.shards = shards.get(doc_id, [])
         status = "passed"
+        curation = curation_order(cfg, row.source)
         for st in stage_order(cfg, row.source):
             step_status = status
             if st == e.stage:
                 step_status = "failed" if e.fate != "dead letter" else "dead letter"
                 status = "not reached"
-            scfg = stage_config(cfg, st, row.source) if st not in ("ingest", "tokenize", MIX) else None
+            scfg = stage_config(cfg, st, row.source) if st in curation else None
             checks = stage_checks(st, scfg, row) if scfg is not None and step_status != "not reached" else []
             e.path.append(StageStep(st, step_status, checks))
         out.append(e)
@@ -303,7 +116,10 @@ def select_ids(run: Run, source: Optional[str] = None, reason: Optional[str] = N
     deterministic sample of ``sample`` of them (lowest blake2b(seed, id) first), or all, sorted."""
     def reasons(doc_id: str, row: SignalRow) -> list[str]:
         if row.fate == "kept":
-            return [MIX, f"{MIX}:{run.mix_cuts[doc_id]}"] if doc_id in run.mix_cuts else ["kept"]
+            if doc_id in run.cuts:
+                stage, why = run.cuts[doc_id]
+                return [stage, f"{stage}:{why}"]
+            return ["kept"]
         return [row.stage, row.reason, f"{row.stage}:{row.reason}"]
 
     ids = []
@@ -332,7 +148,7 @@ def explanation_lines(e: Explanation) -> list[str]:
     if e.fate == "kept":
         where = ", ".join(f"{p} row {r}" for p, r in e.shards) or "no shard row"
         fate = f"kept: {where}" + (f" ({e.n_tokens} tokens)" if e.n_tokens is not None else "")
-    elif e.fate in ("rejected", "cut by the mix", "dead letter"):
+    elif e.fate in ("rejected", "dead letter") or e.fate.startswith("cut by the "):
         fate = f"{e.fate} at {e.stage}: {e.reason}"
     lines.append(f"  fate: {fate}")
     marks = {"passed": "ok", "failed": "FAILED", "not reached": "-", "dead letter": "DEAD LETTER"}
@@ -347,47 +163,9 @@ def explanation_lines(e: Explanation) -> list[str]:
 
 
 # -- what-if ---------------------------------------------------------------------------------------------
-# per stage: the settings that are thresholds over stored signals (patterns over the block's dotted keys)
-RECOMPUTABLE: dict[str, tuple[str, ...]] = {
-    "langid": ("languages", "min_score"),
-    "quality": (
-        "enabled",
-        "gopher_quality.min_doc_words", "gopher_quality.max_doc_words", "gopher_quality.min_avg_word_length",
-        "gopher_quality.max_avg_word_length", "gopher_quality.max_symbol_word_ratio",
-        "gopher_quality.max_bullet_lines_ratio", "gopher_quality.max_ellipsis_lines_ratio",
-        "gopher_quality.min_alpha_words_ratio", "gopher_quality.alpha_words_over", "gopher_quality.min_stop_words",
-        "gopher_repetition.dup_line_frac", "gopher_repetition.dup_para_frac", "gopher_repetition.dup_line_char_frac",
-        "gopher_repetition.dup_para_char_frac", "gopher_repetition.top_n_grams.*", "gopher_repetition.dup_n_grams.*",
-        "fineweb.line_punct_thr", "fineweb.line_punct_exclude_zero", "fineweb.short_line_thr",
-        "fineweb.char_duplicates_ratio", "fineweb.new_line_ratio",
-        "junk.max_lower_after_stop", "junk.min_prep_det_ratio", "junk.max_spam_phrases_per_1k",
-        "junk.max_exclaim_ratio", "junk.max_upper_word_ratio",
-        "c4.min_num_sentences", "c4_paper.min_num_sentences", "c4_tfds.min_num_sentences",
-        "classifiers.*.min_score",
-    ),
-    "pii": ("drop_document_over",),
-}
-# stages whose decision for one document depends on the other documents
-CROSS_DOCUMENT = ("dedup", "span_dedup")
-
-
-def _flat(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            out.update(_flat(v, f"{prefix}{k}."))
-        return out
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
-        out = {}
-        for i, v in enumerate(value):
-            out.update(_flat(v, f"{prefix}{i}."))
-        return out
-    return {prefix[:-1]: value}
-
-
 def config_changes(a: dict, b: dict) -> list[tuple[str, Any, Any]]:
     """(dotted key, value in a, value in b) of every setting that differs; a missing key is None."""
-    fa, fb = _flat(a), _flat(b)
+    fa, fb = flat(a), flat(b)
     return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
 
 
@@ -456,20 +234,6 @@ def _block(cfg: Any) -> Optional[dict]:
     return None if cfg is None else plain_config(cfg)
 
 
-def _recomputable(stage: str, key: str, old_block: Optional[dict], new_block: Optional[dict]) -> bool:
-    patterns = RECOMPUTABLE.get(stage, ())
-    if not any(fnmatch.fnmatchcase(key, p) for p in patterns):
-        return False
-    if key.startswith(("gopher_repetition.top_n_grams.", "gopher_repetition.dup_n_grams.")):
-        # a new n-gram length has no stored signal; a changed fraction of a computed one does
-        old = _flat(old_block or {})
-        return key in old and old[key] is not None and key in _flat(new_block or {})
-    if key.endswith("min_num_sentences"):  # counted only when the old config counted sentences
-        old = _flat(old_block or {}).get(key)
-        return old is not None and old != -1
-    return True
-
-
 @dataclass
 class StageChange:
     stage: str
@@ -502,70 +266,30 @@ class WhatIf:
         return d
 
 
-def _empty_for_repetition(cfg, row: SignalRow, s: dict) -> bool:
-    """Whether gopher_repetition judged an empty text: the text was empty, or a C4 variant before it in
-    ``rules`` removed every line."""
-    if row.fate == "rejected" and row.stage == "quality" and row.reason == "gopher_repetition:empty":
-        return True
-    for rule in cfg.rules:
-        if rule == "gopher_repetition":
-            return False
-        if rule.startswith("c4") and getattr(cfg, rule).remove_lines and s.get(f"{rule}:kept_lines") == 0:
-            return True
-    return False
-
-
-def quality_reason(cfg, row: SignalRow) -> Optional[str]:
-    """The quality stage's decision over the stored signals, by its own functions (``quality.rules``)."""
-    s = dict(row.signals or {})
-    for rule in cfg.rules:
-        sub = _rule_signals(s, rule)
-        if not sub and rule != "gopher_repetition":
-            raise KeyError(rule)
-        text = "" if rule == "gopher_repetition" and _empty_for_repetition(cfg, row, s) else "x"
-        reason = quality_decide(rule, sub, cfg, text)
-        if reason is not None:
-            return f"{rule}:{reason}"
-    for c in cfg.classifiers:
-        if s[f"classifier:{c.label}"] < c.min_score:
-            return f"classifier:{c.label}"
-    return None
-
-
 def recompute(stage: str, cfg: Any, row: SignalRow) -> Optional[str]:
-    """The stage's reason for the document under ``cfg`` (None: kept), from its stored signals."""
+    """The stage's reason for the document under ``cfg`` (None: kept), from its stored signals, by its
+    family's own decision (``EXPLAIN.recompute``)."""
     if cfg is None:
         return None
-    if stage == "quality":
-        return quality_reason(cfg, row)
-    if stage == "langid":
-        from pilewright.transforms.langid.stage import langid_reason
-
-        notes, s = dict(row.notes or {}), dict(row.signals or {})
-        return langid_reason(notes["langid:lang"], s["langid:score"], cfg)
-    if stage == "pii":
-        total = sum(v for k, v in (row.signals or {}).items() if k.startswith("pii:"))
-        return PII_TOO_MANY if cfg.drop_document_over is not None and total > cfg.drop_document_over else None
-    raise KeyError(stage)
+    recompute_with = spec_named(stage).explain().recompute
+    if recompute_with is None:
+        raise KeyError(stage)
+    return recompute_with(cfg, row)
 
 
 def _may_drop(stage: str, cfg: Any) -> bool:
-    if stage == "pii":
-        return cfg.drop_document_over is not None
-    if stage == "normalize":
-        return cfg.drop_empty
-    return True
+    return spec_named(stage).explain().may_drop(cfg)
 
 
 def what_if(run: Run, assignments: list[str]) -> WhatIf:
     old_cfg: RunConfig = run.config
     new_cfg = apply_assignments(run.manifest["config"], assignments)
     sources = sorted({s.name for s in old_cfg.sources} | {s.name for s in new_cfg.sources})
-    from pilewright.transforms.flow import FLOW
 
     changes: list[StageChange] = []
     recompute_stages: set[str] = set()
     for spec in FLOW:
+        explains = spec.explain()
         keys: dict[str, set[str]] = {}
         bad: set[str] = set()
         for src in sources:
@@ -576,12 +300,13 @@ def what_if(run: Run, assignments: list[str]) -> WhatIf:
             if (ba is None) != (bb is None):  # turned on or off for a source
                 key = "enabled"
                 keys.setdefault(key, set()).add(src)
-                if not (spec.name == "quality" and bb is None):
+                # turning a stage off is recomputable when its family says so (it then keeps everything)
+                if not (bb is None and explains.can_recompute(key, ba, bb)):
                     bad.add(key)
                 continue
             for key, _x, _y in config_changes(ba, bb):
                 keys.setdefault(key, set()).add(src)
-                if not _recomputable(spec.name, key, ba, bb):
+                if not explains.can_recompute(key, ba, bb):
                     bad.add(key)
         if keys:
             ok = not bad
@@ -606,8 +331,8 @@ def what_if(run: Run, assignments: list[str]) -> WhatIf:
     cross_hit: set[str] = set()
     by_source: dict[str, dict[str, int]] = {}
     for doc_id, row in sorted(run.rows.items()):
-        order = [st for st in stage_order(old_cfg, row.source) if st not in ("ingest", "tokenize", MIX)]
-        new_order = [st for st in stage_order(new_cfg, row.source) if st not in ("ingest", "tokenize", MIX)]
+        order = curation_order(old_cfg, row.source)
+        new_order = curation_order(new_cfg, row.source)
         kept_before = row.fate == "kept"
         fate, new_reason = "kept", ""
         if row.fate == "rejected" and row.stage not in order:  # ingest: decided before any curation stage
@@ -654,7 +379,8 @@ def what_if(run: Run, assignments: list[str]) -> WhatIf:
     flipped = newly_kept or newly_dropped or unknown
     if flipped:
         first = min((i for i, s in enumerate(FLOW) if s.name in {c.stage for c in changes}), default=len(FLOW))
-        later = [s.name for s in FLOW[first + 1:] if s.name in CROSS_DOCUMENT
+        # a stage that decides across documents (``corpus``) may decide otherwise for the ones that stay
+        later = [s.name for s in FLOW[first + 1:] if s.corpus
                  and any(stage_config(new_cfg, s.name, src) is not None for src in sources)]
         if later:
             exact = False

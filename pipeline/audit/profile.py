@@ -1,8 +1,10 @@
 """The audit's distributions, counted from the data inside the pipeline, each reduced to a few small rows.
 
 - size histograms of every stage's kept and rejected records (chars of documents, tokens after encoding);
-- a profile of the curated documents: languages, language scores, PII redacted per entity, documents in a
-  duplicate cluster, and a deterministic sample of quality signals (their ranges are not known upfront);
+- a profile of the curated documents: languages, language scores, documents in a duplicate cluster, and
+  the parts families declare (``CURATED_PARTS``, ``schemas.audit.CuratedPart``): tallies of their
+  annotations (PII redacted per entity) and deterministic samples of named values (quality signals, whose
+  ranges are not known upfront);
 - samples of dropped documents and dead letters per (stage, reason, source), taken after PII redaction so
   a person can judge a rule without opening Parquet.
 
@@ -14,10 +16,11 @@ from __future__ import annotations
 import json
 import math
 from collections import defaultdict
-from typing import Iterable, Optional, Sequence
+from typing import Iterable, Mapping, Optional, Sequence
 
 import apache_beam as beam
 
+from pilewright.schemas.audit import CURATED, CuratedPart
 from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
 from pilewright.transforms.hashing import stable_hash64
 from pilewright.transforms.stage import SNIPPET_CHARS, StageResult
@@ -26,12 +29,11 @@ from pilewright.transforms.stage import SNIPPET_CHARS, StageResult
 SizeKey = tuple[str, str, str, str]  # (stage, source, "<outcome>:<unit>", bin)
 LabelKey = tuple[str, str, str]  # (kind, source, label) and (stage, reason or error type, source)
 SAMPLES_PER_REASON = 5
-QUALITY_SAMPLE_DOCS = 2000
+SAMPLE_DOCS = 2000  # documents in each sample part of the curated profile
 LANG_SCORE_BINS = 20
 DROPPED_SAMPLES_SECTION = "dropped_samples"
 DEAD_LETTER_SAMPLES_SECTION = "dead_letter_samples"
-CURATED_SECTION = "curated"
-CURATED_REDACTIONS = "pii"  # the key of the curated documents' redactions (Document.pii_counts)
+CURATED_SECTION = CURATED
 
 
 def _order(seed: int, doc_id: str) -> int:
@@ -120,8 +122,22 @@ def assemble_sizes(size_rows: Sequence[tuple[SizeKey, int]]) -> dict[str, dict]:
 # ---- the curated documents' profile ---------------------------------------------------------------------
 
 
-def profile_rows(doc: Document) -> list[tuple[LabelKey, int]]:
-    """Counting rows of one curated document's annotations: (kind, source, label) -> n. Pure."""
+def curated_parts() -> tuple[CuratedPart, ...]:
+    """Every family's parts of the curated profile (``CURATED_PARTS`` in its package), in stage order."""
+    from pilewright.transforms import flow
+
+    parts: list[CuratedPart] = []
+    for spec in flow.current_stages():
+        try:
+            parts += getattr(spec.family(), "CURATED_PARTS", ())
+        except ImportError:
+            continue
+    return tuple(parts)
+
+
+def profile_rows(doc: Document, parts: Optional[Sequence[CuratedPart]] = None) -> list[tuple[LabelKey, int]]:
+    """Counting rows of one curated document's annotations: (kind, source, label) -> n, the families' tallies
+    (``parts``, default every family's) included. Pure."""
     src = doc.source
     rows: list[tuple[LabelKey, int]] = [(("docs", src, ""), 1)]
     if doc.lang is not None:
@@ -129,14 +145,11 @@ def profile_rows(doc: Document) -> list[tuple[LabelKey, int]]:
     if doc.lang_score is not None:
         b = min(LANG_SCORE_BINS - 1, max(0, int(doc.lang_score * LANG_SCORE_BINS)))
         rows.append((("lang_score", src, str(b)), 1))
-    if doc.pii_counts:
-        for entity, n in doc.pii_counts.items():
-            if n:
-                rows.append((("pii", src, entity), int(n)))
-        if any(doc.pii_counts.values()):
-            rows.append((("pii_docs", src, ""), 1))
     if doc.dup_cluster:
         rows.append((("dup_cluster", src, ""), 1))
+    for part in curated_parts() if parts is None else parts:
+        if part.rows is not None:
+            rows += [((kind, src, label), n) for kind, label, n in part.rows(doc)]
     return rows
 
 
@@ -147,7 +160,7 @@ def _quantile(sorted_values: Sequence[float], q: float) -> float:
 
 
 def signal_summary(values: Sequence[float], bins: int = 20) -> dict:
-    """count, min, p10, p50, p90, max, mean and an equal-width histogram of one quality signal. Pure."""
+    """count, min, p10, p50, p90, max, mean and an equal-width histogram of one sampled value. Pure."""
     vals = sorted(float(v) for v in values)
     lo, hi = vals[0], vals[-1]
     width = (hi - lo) / bins if hi > lo else 1.0
@@ -166,8 +179,10 @@ def signal_summary(values: Sequence[float], bins: int = 20) -> dict:
     }
 
 
-def assemble_profile(rows: Sequence[tuple[LabelKey, int]], quality_sample: Sequence[tuple]) -> dict:
-    """The ``curated`` audit section from the combined rows and the quality sample. Pure."""
+def assemble_profile(rows: Sequence[tuple[LabelKey, int]], samples: Mapping[str, Sequence[tuple]],
+                     parts: Optional[Sequence[CuratedPart]] = None) -> dict:
+    """The ``curated`` audit section from the combined rows and each sample part's sample (part key ->
+    (order, source, values) tuples). Pure."""
     table: dict = defaultdict(lambda: defaultdict(dict))
     for key, n in rows:
         kind, src, label = key
@@ -193,62 +208,68 @@ def assemble_profile(rows: Sequence[tuple[LabelKey, int]], quality_sample: Seque
             for b, n in labels.items():
                 hist[int(b)] += n
         out["lang_score"] = {"edges": [i / LANG_SCORE_BINS for i in range(LANG_SCORE_BINS + 1)], "counts": hist}
-    if table.get("pii") or table.get("pii_docs"):
-        out[CURATED_REDACTIONS] = {
-            "entities": totals("pii"),
-            "by_source": by_source("pii"),
-            "docs_with_pii": {s: v.get("", 0) for s, v in by_source("pii_docs").items()},
-        }
     if table.get("dup_cluster"):
         out["in_duplicate_cluster"] = {s: v.get("", 0) for s, v in by_source("dup_cluster").items()}
-    if quality_sample:
-        signals: dict[str, list[float]] = defaultdict(list)
-        for _k, _src, items in quality_sample:
-            for name, value in items:
-                if math.isfinite(value):  # NaN or inf says nothing about a distribution
-                    signals[name].append(value)
-        out["quality_sample"] = {
-            "docs": len(quality_sample),
-            "signals": {name: signal_summary(v) for name, v in sorted(signals.items()) if v},
-        }
+    plain = {kind: {s: dict(v) for s, v in by_src.items()} for kind, by_src in table.items()}
+    for part in curated_parts() if parts is None else parts:
+        if part.assemble is not None:
+            got = part.assemble(plain)
+            if got is not None:
+                out[part.key] = got
+        sample = samples.get(part.key)
+        if part.values is not None and sample:
+            values: dict[str, list[float]] = defaultdict(list)
+            for _k, _src, items in sample:
+                for name, value in items:
+                    if math.isfinite(value):  # NaN or inf says nothing about a distribution
+                        values[name].append(value)
+            out[part.key] = {
+                "docs": len(sample),
+                "signals": {name: signal_summary(v) for name, v in sorted(values.items()) if v},
+            }
     return out
 
 
-def _quality_key(doc: Document, seed: int) -> tuple[int, str, tuple]:
-    return _order(seed, doc.id), doc.source, tuple(sorted((k, float(v)) for k, v in doc.quality.items()))
+def _sample_key(doc: Document, seed: int, part: CuratedPart) -> tuple[int, str, tuple]:
+    return _order(seed, doc.id), doc.source, tuple(sorted((k, float(v)) for k, v in part.values(doc).items()))
 
 
 class CuratedProfile(beam.PTransform):
     """Document (curated) -> one ("curated", JSON) pair for the audit.
 
     Counters: none (the numbers are the output).
-    Determinism: counts are exact; the quality sample is the smallest blake2b(seed, id).
-    Cost: one combine over a few rows per document; a Top-K of ``QUALITY_SAMPLE_DOCS`` small tuples.
+    Determinism: counts are exact; each sample part's sample is the smallest blake2b(seed, id).
+    Cost: one combine over a few rows per document; per sample part, a Top-K of ``SAMPLE_DOCS`` small tuples.
     """
 
     def __init__(self, seed: int, sample_docs: Optional[int] = None):
         super().__init__()
         self._seed = seed
-        self._n = sample_docs if sample_docs is not None else QUALITY_SAMPLE_DOCS
+        self._n = sample_docs if sample_docs is not None else SAMPLE_DOCS
 
     def expand(self, docs: beam.PCollection) -> beam.PCollection:
         seed = self._seed
+        parts = curated_parts()
         rows = (
             docs
-            | "Rows" >> beam.FlatMap(profile_rows)
+            | "Rows" >> beam.FlatMap(profile_rows, parts=parts)
             | "Sum" >> beam.CombinePerKey(sum)
             | "RowList" >> beam.combiners.ToList()
         )
-        sample = (
-            docs
-            | "WithQuality" >> beam.Filter(lambda d: bool(d.quality))
-            | "QualityKey" >> beam.Map(_quality_key, seed=seed)
-            | "QualitySample" >> beam.combiners.Top.Smallest(self._n)
-        )
-        return rows | "Assemble" >> beam.Map(
-            lambda r, s: (CURATED_SECTION, json.dumps(assemble_profile(r, s), sort_keys=True)),
-            s=beam.pvalue.AsSingleton(sample),
-        )
+        samples = {
+            part.key: beam.pvalue.AsSingleton(
+                docs
+                | f"With[{part.key}]" >> beam.Filter(lambda d, p=part: bool(p.values(d)))
+                | f"Key[{part.key}]" >> beam.Map(_sample_key, seed=seed, part=part)
+                | f"Sample[{part.key}]" >> beam.combiners.Top.Smallest(self._n))
+            for part in parts if part.values is not None
+        }
+        keys = list(samples)
+
+        def assemble(r, *sampled):
+            return CURATED_SECTION, json.dumps(assemble_profile(r, dict(zip(keys, sampled)), parts), sort_keys=True)
+
+        return rows | "Assemble" >> beam.Map(assemble, *samples.values())
 
 
 # ---- samples of dropped documents and dead letters ------------------------------------------------------

@@ -301,12 +301,21 @@ def progress_view(
         phase = "writing shards"
     elif stages[pending].processed == 0 and all(s.done for s in stages[:pending]):
         # everything before it is done and it has not started: a global step between them runs, e.g.
-        # the tokenizer being trained on the curated documents, or the mix being planned
-        name = stages[pending].name
-        phase = "training or loading the tokenizer" if name == "tokenize" else f"preparing {name}"
+        # the tokenizer being trained on the curated documents, or the mix being planned (a family says
+        # what its step is with ``PREPARING``)
+        phase = preparing(stages[pending].name)
     else:
         phase = "working on " + ", ".join(s.name for s in stages if not s.done and s.processed)
     return ProgressView(elapsed, phase, tuple(stages), running, shards, finished)
+
+
+def preparing(stage: str) -> str:
+    """What a stage does before its first document: its family's ``PREPARING``, else ``preparing <stage>``."""
+    from pilewright.transforms.flow import spec_named
+
+    spec = spec_named(stage)
+    said = getattr(spec.family(), "PREPARING", None) if spec is not None else None
+    return said or f"preparing {stage}"
 
 
 def _clock(seconds: float) -> str:

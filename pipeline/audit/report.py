@@ -19,7 +19,7 @@ from markupsafe import Markup
 
 from pilewright.pipeline.audit.atomic import write_atomic
 from pilewright.pipeline.audit.reading import REPORT_PATH, out_path
-from pilewright.pipeline.audit.sections import Histogram, SectionView
+from pilewright.pipeline.audit.sections import FamilyView, Histogram, SectionView
 from pilewright.pipeline.audit.views import Summary, load_summary
 
 # one palette for every plot: kept, rejected, errors, then series colours
@@ -242,63 +242,66 @@ def plot_histogram(name: str, title: str, h: Histogram, xlabel: str, log_y: bool
     return Plot(name, title, _svg_of(fig, name), caption)
 
 
-def plot_quality(s: Summary) -> Optional[Plot]:
-    signals = s.quality_signals[:MAX_SIGNAL_PLOTS]
-    if not signals:
+def plot_distributions(v: FamilyView) -> Optional[Plot]:
+    """A ``distributions`` view: one small histogram per item (the first ``MAX_SIGNAL_PLOTS``)."""
+    items = v.data.items[:MAX_SIGNAL_PLOTS]
+    if not items:
         return None
     cols = 4
-    rows = math.ceil(len(signals) / cols)
+    rows = math.ceil(len(items) / cols)
     fig = _figure(10, 1.9 * rows)
     axes = fig.subplots(rows, cols, squeeze=False)
-    for i, q in enumerate(signals):
+    for i, q in enumerate(items):
         ax = axes[i // cols][i % cols]
-        _hist_axes(ax, q.hist, SERIES[0])
+        _hist_axes(ax, Histogram(unit=q.name, edges=q.hist.edges, counts=q.hist.counts), SERIES[0])
         ax.set_title(f"{q.name}\nmedian {q.p50:.3g}", fontsize=7)
         ax.tick_params(labelsize=6)
         ax.spines["top"].set_visible(False)
         ax.spines["right"].set_visible(False)
-    for j in range(len(signals), rows * cols):
+    for j in range(len(items), rows * cols):
         axes[j // cols][j % cols].set_visible(False)
-    more = len(s.quality_signals) - len(signals)
-    return Plot("quality", "Quality signals of the curated documents", _svg_of(fig, "quality"),
-                f"Deterministic sample of {s.quality_sample_docs:,} curated documents"
-                + (f"; {more} more signals in the table" if more > 0 else "") + ".")
+    more = len(v.data.items) - len(items)
+    return Plot(v.name, v.plot_title, _svg_of(fig, v.name),
+                f"Deterministic sample of {v.data.docs:,} curated documents"
+                + (f"; {more} more {v.noun}s in the table" if more > 0 else "") + ".")
 
 
-def plot_mix(s: Summary) -> Optional[Plot]:
-    if not s.mix:
+def plot_shares(v: FamilyView) -> Optional[Plot]:
+    """A ``shares`` view: achieved (and target) share per group, as bars."""
+    rows = v.data.rows
+    if not rows:
         return None
     import numpy as np
 
-    fig = _figure(8, 0.6 * len(s.mix) + 1.2)
+    fig = _figure(8, 0.6 * len(rows) + 1.2)
     ax = fig.subplots()
-    y = np.arange(len(s.mix))
-    has_target = any(m.target_share is not None for m in s.mix)
+    y = np.arange(len(rows))
+    has_target = any(m.target_share is not None for m in rows)
     h = 0.38 if has_target else 0.6
-    achieved = [100 * m.achieved_share for m in s.mix]
+    achieved = [100 * m.achieved_share for m in rows]
     ax.barh(y + (h / 2 if has_target else 0), achieved, height=h, color=SERIES[0], label="achieved")
-    for yi, v, m in zip(y, achieved, s.mix):
-        ax.text(v + 0.5, yi + (h / 2 if has_target else 0), f"{v:.1f}% ({m.achieved_tokens:,} tokens)",
+    for yi, x, m in zip(y, achieved, rows):
+        ax.text(x + 0.5, yi + (h / 2 if has_target else 0), f"{x:.1f}% ({m.achieved:,} {v.unit})",
                 va="center", fontsize=8)
     if has_target:
-        target = [100 * (m.target_share or 0) for m in s.mix]
+        target = [100 * (m.target_share or 0) for m in rows]
         ax.barh(y - h / 2, target, height=h, color="#b9b9b9", label="target")
-        for yi, v, m in zip(y, target, s.mix):
-            tt = f" ({m.target_tokens:,} tokens)" if m.target_tokens is not None else ""
-            ax.text(v + 0.5, yi - h / 2, f"{v:.1f}%{tt}", va="center", fontsize=8)
-    ax.set_yticks(y, [m.domain for m in s.mix])
+        for yi, x, m in zip(y, target, rows):
+            tt = f" ({m.target:,} {v.unit})" if m.target is not None else ""
+            ax.text(x + 0.5, yi - h / 2, f"{x:.1f}%{tt}", va="center", fontsize=8)
+    ax.set_yticks(y, [m.label for m in rows])
     ax.set_xlim(0, 150)
-    ax.set_xlabel("% of tokens")
+    ax.set_xlabel(f"% of {v.unit}")
     ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     _style(ax)
-    return Plot("mix", "Token mix by domain" + (": target vs achieved" if has_target else ""),
-                _svg_of(fig, "mix"))
+    return Plot(v.name, v.plot_title + (": target vs achieved" if has_target else ""), _svg_of(fig, v.name))
 
 
-def plot_shards(s: Summary) -> Optional[Plot]:
-    if s.shards is None or not s.shards.tokens_per_shard:
+def plot_parts(v: FamilyView) -> Optional[Plot]:
+    """A ``parts`` view: tokens per part, one bar each."""
+    tokens = v.data.tokens_per_part
+    if not tokens:
         return None
-    tokens = s.shards.tokens_per_shard
     fig = _figure(8, 2.4)
     ax = fig.subplots()
     ax.bar(range(len(tokens)), tokens, color=SERIES[0], width=0.8)
@@ -306,10 +309,20 @@ def plot_shards(s: Summary) -> Optional[Plot]:
         ax.set_xticks(range(len(tokens)))
         for x, t in enumerate(tokens):
             ax.text(x, t, _fmt(t), ha="center", va="bottom", fontsize=7)
-    ax.set_xlabel("shard")
+    ax.set_xlabel(v.noun)
     ax.set_ylabel("tokens")
     _style(ax)
-    return Plot("shards", "Tokens per shard", _svg_of(fig, "shards"))
+    return Plot(v.name, v.plot_title, _svg_of(fig, v.name))
+
+
+def view_plot(v: FamilyView) -> Optional[Plot]:
+    """The figure of one family view, by its kind (None when it has nothing to show)."""
+    if v.data is None:
+        return None
+    if v.kind == "breakdown":
+        return _bars(v.name, v.plot_title, list(v.data.counts.items()), v.unit, color=SERIES[3]) \
+            if v.data.counts else None
+    return {"distributions": plot_distributions, "shares": plot_shares, "parts": plot_parts}[v.kind](v)
 
 
 def _safe(build: Callable[[], Optional[Plot]], name: str, problems: list[str]) -> Optional[Plot]:
@@ -407,20 +420,18 @@ def render_report(s: Summary, verify: Optional[Any] = None) -> str:
         ("source-funnel", lambda: plot_source_funnel(s)),
         ("reasons", lambda: plot_reasons(s)),
         ("lengths", lambda: plot_lengths(s)),
-        ("quality", lambda: plot_quality(s)),
-        ("mix", lambda: plot_mix(s)),
-        ("shards", lambda: plot_shards(s)),
         ("languages", lambda: _bars("languages", "Languages of the curated documents",
                                     list(s.languages.items())[:20], "documents") if s.languages else None),
         ("lang-score", lambda: plot_histogram("lang-score", "Language-ID score of the curated documents",
                                               s.lang_score, "score") if s.lang_score else None),
-        ("redacted", lambda: _bars("redacted", "PII redacted in the curated documents, by entity",
-                                   list(s.redacted.entities.items()), "redactions", color=SERIES[3])
-            if s.redacted and s.redacted.entities else None),
     ):
         plot = _safe(build, name, problems)
         if plot is not None:
             plots[name] = plot
+    for v in s.views:
+        plot = _safe(lambda v=v: view_plot(v), v.name, problems)
+        if plot is not None:
+            plots[v.name] = plot
     stages = stage_sections(s, problems)
     kept_by = _kept_by_stage_and_source(s)
     return _env().get_template("report.html.j2").render(

@@ -19,10 +19,9 @@ from pilewright.schemas.config import RunConfig
 from pilewright.schemas.errors import UserError
 from pilewright.schemas.manifest import Manifest
 from pilewright.schemas.records import Document, RejectedDocument, SignalRow
-from pilewright.transforms.flow import FLOW
-from pilewright.transforms.signals import kept_row, rejected_row
+from pilewright.transforms.flow import FLOW, STAGES, spine_on
+from pilewright.transforms.signals import AFTER_CURATION, KEPT_ROW_FIELDS, MAP_FIELDS, kept_row, rejected_row
 
-MIX = "mix"
 EXCERPT_CHARS = 300
 
 
@@ -85,21 +84,19 @@ class Run:
     @functools.cached_property
     def rows(self) -> dict[str, SignalRow]:
         """id -> the document's signals row: kept (left the last curation stage) or rejected by a curation
-        stage. The mix's cuts are in ``mix_cuts``, not here (they are kept rows)."""
+        stage. What a stage after curation left out is in ``cuts``, not here (they are kept rows)."""
         out: dict[str, SignalRow] = {}
         if self.has_signals_table:
             for r in _read_parquet(_files(self.out, layout.SIGNALS, ".parquet")):
                 row = SignalRow(**_maps(r, ("signals", "notes")))
-                if row.stage != MIX:
+                if row.stage not in AFTER_CURATION:
                     out[row.id] = row
             return out
         # run.signals off: the same rows from the documents' annotations and the rejected records
-        doc_cols = ["id", "source", "domain", "text", "lang", "lang_score", "quality", "dup_cluster", "pii_counts",
-                    "n_tokens"]
-        for r in _read_parquet(_files(self.out, layout.DOCUMENTS, ".parquet"), doc_cols):
-            out[r["id"]] = kept_row(Document(**_maps(r, ("quality", "pii_counts"))))
+        for r in _read_parquet(_files(self.out, layout.DOCUMENTS, ".parquet"), list(KEPT_ROW_FIELDS)):
+            out[r["id"]] = kept_row(Document(**_maps(r, MAP_FIELDS)))
         for r in self._rejected:
-            if r["stage"] != MIX:
+            if r["stage"] not in AFTER_CURATION:
                 out[r["id"]] = rejected_row(RejectedDocument(**{f: r.get(f) for f in RejectedDocument._fields}))
         return out
 
@@ -114,7 +111,7 @@ class Run:
                 table = pq.read_table(f, filters=[("id", "in", wanted)])
             for r in table.to_pylist():
                 row = SignalRow(**_maps(r, ("signals", "notes")))
-                if row.stage != MIX:
+                if row.stage not in AFTER_CURATION:
                     out[row.id] = row
         return out
 
@@ -123,9 +120,10 @@ class Run:
         return [_maps(r, ("signals", "notes")) for r in _read_parquet(_files(self.out, layout.REJECTED, ".parquet"))]
 
     @functools.cached_property
-    def mix_cuts(self) -> dict[str, str]:
-        """id -> the mix's reason, for curated documents the mix left out of the shards."""
-        return {r["id"]: r["reason"] for r in self._rejected if r["stage"] == MIX}
+    def cuts(self) -> dict[str, tuple[str, str]]:
+        """id -> (stage, reason), for curated documents a stage after curation (``transforms.signals.
+        AFTER_CURATION``: sampling, not judging) left out of the shards."""
+        return {r["id"]: (r["stage"], r["reason"]) for r in self._rejected if r["stage"] in AFTER_CURATION}
 
     @functools.cached_property
     def dead_letters(self) -> list[dict]:
@@ -139,7 +137,7 @@ class Run:
     def dead_letters_by_id(self) -> dict[str, dict]:
         return {d["doc_id"]: d for d in self.dead_letters if d.get("doc_id")}
 
-    def shard_rows(self, ids: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
+    def rows_in_shards(self, ids: Iterable[str]) -> dict[str, list[tuple[str, int]]]:
         """id -> [(shard path under OUT, row), ...] (one per epoch the mix drew it for)."""
         import pyarrow as pa
 
@@ -147,12 +145,12 @@ class Run:
         found: dict[str, list[tuple[str, int]]] = {}
         if not wanted:
             return found
-        for shard in self.manifest.get("shards", []):
-            with FileSystems.open(_path(self.out, shard["path"]), compression_type="uncompressed") as f:
+        for entry in self.manifest.get("shards", []):
+            with FileSystems.open(_path(self.out, entry["path"]), compression_type="uncompressed") as f:
                 table = pa.ipc.open_file(pa.BufferReader(f.read())).read_all().select(["doc_id"])
             for i, doc_id in enumerate(table.column(0).to_pylist()):
                 if doc_id in wanted:
-                    found.setdefault(doc_id, []).append((shard["path"], i))
+                    found.setdefault(doc_id, []).append((entry["path"], i))
         return found
 
     def excerpts(self, ids: Iterable[str], n: int = EXCERPT_CHARS) -> dict[str, str]:
@@ -166,7 +164,7 @@ class Run:
             with FileSystems.open(path, compression_type="uncompressed") as f:
                 table = pq.read_table(f, columns=["id", "stage", "snippet"], filters=[("id", "in", wanted)])
             for r in table.to_pylist():
-                if r["stage"] != MIX:
+                if r["stage"] not in AFTER_CURATION:
                     out[r["id"]] = r["snippet"] or ""
         left = sorted(set(wanted) - set(out))
         for path in (_files(self.out, layout.DOCUMENTS, ".parquet") if left else []):
@@ -246,10 +244,14 @@ def stage_config(cfg: RunConfig, stage: str, source: str) -> Any:
     return config if config is not None and getattr(config, "enabled", True) else None
 
 
+def curation_order(cfg: RunConfig, source: str) -> list[str]:
+    """The curation stages a document of ``source`` went through, in flow order."""
+    return [s.name for s in FLOW if stage_config(cfg, s.name, source) is not None]
+
+
 def stage_order(cfg: RunConfig, source: str) -> list[str]:
-    """The stages a document of ``source`` went through, in flow order (ingest first, the spine last)."""
-    stages = ["ingest"] + [s.name for s in FLOW if stage_config(cfg, s.name, source) is not None]
-    stages.append("tokenize")
-    if cfg.mix is not None and cfg.mix.enabled:
-        stages.append(MIX)
-    return stages
+    """The stages a document of ``source`` went through, in order: the curation stages on for it, and the
+    spine's stages of the funnel whose block is on (ingest first; tokenize, and mix when mixing, last)."""
+    curation = {s.name for s in FLOW}
+    return [s.name for s in STAGES if (stage_config(cfg, s.name, source) is not None if s.name in curation
+                                       else s.funnel and spine_on(s, cfg))]

@@ -8,12 +8,22 @@ the views the summary, the text and the report render; ``section_problems`` is w
 from __future__ import annotations
 
 import importlib
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 from pydantic import BaseModel
 
 from pilewright.pipeline.audit.reading import SummaryError, schema_problem
-from pilewright.schemas.audit import KIND_CHECKS, KIND_MODELS, AuditSection, HistogramSection
+from pilewright.schemas.audit import (
+    KIND_CHECKS,
+    KIND_MODELS,
+    AuditSection,
+    AuditView,
+    BreakdownView,
+    DistributionsView,
+    HistogramSection,
+    PartsView,
+    SharesView,
+)
 
 
 class Histogram(BaseModel):
@@ -45,17 +55,78 @@ class SectionView(BaseModel):
     payload: Any = None  # kind table: as the stage wrote it
 
 
-def family_sections(stage: str) -> Mapping[str, AuditSection]:
-    """The ``AUDIT_SECTIONS`` the stage's family declares; empty when it declares none."""
+def _family(stage: str):
+    """The stage's package, or None when it cannot be imported."""
     from pilewright.transforms import flow
 
     # read at call time: a stage added to the flow (a test's toy stage) brings its own package
-    module = next((s.module_name for s in flow.FLOW if s.name == stage), f"pilewright.transforms.{stage}")
+    spec = flow.spec_named(stage)
     try:
-        package = importlib.import_module(module)
+        return importlib.import_module(spec.module_name if spec is not None else f"pilewright.transforms.{stage}")
     except ImportError:
-        return {}
-    return getattr(package, "AUDIT_SECTIONS", {})
+        return None
+
+
+def family_sections(stage: str) -> Mapping[str, AuditSection]:
+    """The ``AUDIT_SECTIONS`` the stage's family declares; empty when it declares none."""
+    return getattr(_family(stage), "AUDIT_SECTIONS", {})
+
+
+def family_views(stage: str) -> tuple[AuditView, ...]:
+    """The ``AUDIT_VIEWS`` the stage's family declares; empty when it declares none."""
+    return tuple(getattr(_family(stage), "AUDIT_VIEWS", ()))
+
+
+def family_manifest_problems(manifest: dict) -> list[str]:
+    """What each family finds wrong with its own block of the manifest (``verify_manifest(manifest)`` in its
+    package, one line per problem), in stage order."""
+    from pilewright.transforms import flow
+
+    problems: list[str] = []
+    for spec in flow.current_stages():
+        check = getattr(_family(spec.name), "verify_manifest", None)
+        if check is not None and manifest:
+            problems += check(manifest)
+    return problems
+
+
+class FamilyView(BaseModel):
+    """One family view (``schemas.audit.AuditView``) of the run's files, built: ``data`` is its kind's model,
+    None when there is nothing to show."""
+
+    stage: str
+    name: str
+    kind: str
+    title: str
+    label: str
+    part: str
+    plot_title: str = ""
+    unit: str = ""
+    noun: str = ""
+    empty: str = ""
+    note: str = ""
+    docs_text: str = ""
+    data: Optional[Union[BreakdownView, DistributionsView, SharesView, PartsView]] = None
+
+
+def build_views(audit: dict, manifest: dict, source: Optional[str] = None) -> list[FamilyView]:
+    """Every family view, in the order a document meets the stages (a family's in its declared order).
+
+    Raises SummaryError when a family's view cannot read the run's files (one line naming both)."""
+    from pilewright.transforms import flow
+
+    out = []
+    for spec in flow.current_stages():
+        for v in family_views(spec.name):
+            try:
+                data = v.build(audit, manifest, source)
+            except (KeyError, TypeError, ValueError, AttributeError) as e:
+                raise SummaryError(f"stage {spec.name!r}: its audit view {v.name!r} cannot read the run's files "
+                                   f"({type(e).__name__}: {e})")
+            out.append(FamilyView(stage=spec.name, name=v.name, kind=v.kind, title=v.title, label=v.label,
+                                  part=v.part, plot_title=v.plot_title, unit=v.unit, noun=v.noun, empty=v.empty,
+                                  note=v.note, docs_text=v.docs_text, data=data))
+    return out
 
 
 def as_histogram(payload: Any, unit: str = "") -> Optional[Histogram]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from pilewright.pipeline.audit.sections import SectionView
+from pilewright.pipeline.audit.sections import FamilyView, SectionView
 from pilewright.pipeline.audit.views import Summary
 
 MAX_REASONS_PER_LINE = 4
@@ -78,6 +78,40 @@ def section_lines(s: Summary) -> list[str]:
     return lines
 
 
+def view_lines(v: FamilyView) -> list[str]:
+    """A family view as terminal lines, by its kind (none when it has nothing to show): the label in the first
+    column, continuation lines indented to the second."""
+    d, first, more = v.data, f"{v.label[:LABEL - 1]:<{LABEL}}", " " * LABEL
+    if d is None:
+        return []
+    if v.kind == "breakdown":
+        return [f"{first}{_items(d.counts, 6)} in {d.docs:,} docs"]
+    if v.kind == "distributions":
+        medians = " \u00b7 ".join(f"{q.name} {q.p50:.3g}" for q in d.items[:3])
+        extra = len(d.items) - 3
+        return [f"{first}{len(d.items)} {v.noun}s, medians on a sample of {d.docs:,} curated docs: {medians}"
+                f"{f' (+{extra} more in the report)' if extra > 0 else ''}"]
+    if v.kind == "shares":
+        if not d.rows:
+            return []
+        parts = []
+        for m in d.rows:
+            target = f"target {100 * m.target_share:.1f}% -> " if m.target_share is not None else ""
+            parts.append(f"{m.label} {target}{100 * m.achieved_share:.1f}% ({_short(m.achieved)} {v.unit})")
+        lines = [first + " \u00b7 ".join(parts)]
+        if d.target_total is not None:
+            lines.append(f"{more}total: target {d.target_total:,} {v.unit}, achieved {_n(d.achieved_total)}")
+        lines += [f"{more}{v.note}: {msg}" for msg in d.notes[:2]]
+        return lines
+    if v.kind == "parts":
+        lines = [f"{first}{d.count:,} {v.noun}s \u00b7 {d.tokens:,} tokens \u00b7 {d.docs:,} docs \u00b7 "
+                 f"{_bytes(d.bytes)} \u00b7 tokens/{v.noun} {d.min_tokens:,}-{d.max_tokens:,}"]
+        if d.vocab_size is not None:
+            lines.append(f"{more}tokenizer vocab {d.vocab_size:,} ({d.token_dtype}) sha256 {str(d.tokenizer_sha256)[:12]}")
+        return lines
+    return []
+
+
 def render_text(s: Summary) -> list[str]:
     """The terminal summary, one string per line."""
     lines: list[str] = []
@@ -130,33 +164,16 @@ def render_text(s: Summary) -> list[str]:
 
     if s.languages:
         lines.append(f"LANGUAGES   {_items(s.languages, 6, sum(s.languages.values()))}")
-    if s.redacted is not None:
-        lines.append(f"PII         {_items(s.redacted.entities, 6)} in {s.redacted.docs_with_pii:,} docs")
+    for v in s.views:
+        if v.part == "curated":
+            lines.extend(view_lines(v))
     lines.extend(section_lines(s))
-    if s.quality_signals:
-        medians = " \u00b7 ".join(f"{q.name} {q.p50:.3g}" for q in s.quality_signals[:3])
-        more = len(s.quality_signals) - 3
-        lines.append(f"QUALITY     {len(s.quality_signals)} signals, medians on a sample of {s.quality_sample_docs:,} "
-                     f"curated docs: {medians}{f' (+{more} more in the report)' if more > 0 else ''}")
     for d in s.lengths[:3]:
         lines.append(f"LENGTH      {d.label:<30} docs {d.docs:>8,}  p10 ~{_short(d.p10)}  median ~{_short(d.p50)}"
                      f"  p90 ~{_short(d.p90)} {d.unit}")
-    if s.mix:
-        parts = []
-        for m in s.mix:
-            target = f"target {100 * m.target_share:.1f}% -> " if m.target_share is not None else ""
-            parts.append(f"{m.domain} {target}{100 * m.achieved_share:.1f}% ({_short(m.achieved_tokens)} tokens)")
-        lines.append("MIX         " + " \u00b7 ".join(parts))
-        if s.mix_target_tokens is not None:
-            lines.append(f"            total: target {s.mix_target_tokens:,} tokens, achieved {_n(s.mix_achieved_tokens)}")
-        for msg in s.mix_shortfall[:2]:
-            lines.append(f"            shortfall: {msg}")
-    if s.shards is not None:
-        sh = s.shards
-        lines.append(f"SHARDS      {sh.count:,} shards \u00b7 {sh.tokens:,} tokens \u00b7 {sh.docs:,} docs \u00b7 "
-                     f"{_bytes(sh.bytes)} \u00b7 tokens/shard {sh.min_tokens:,}-{sh.max_tokens:,}")
-        if sh.vocab_size is not None:
-            lines.append(f"            tokenizer vocab {sh.vocab_size:,} ({sh.token_dtype}) sha256 {str(sh.tokenizer_sha256)[:12]}")
+    for v in s.views:
+        if v.part != "curated":
+            lines.extend(view_lines(v))
     side = s.side_outputs
     lines.append(f"ON DISK     rejected/ {_n(side.rejected_rows)} rows in {side.rejected_files} file(s) \u00b7 "
                  f"dead_letter/ {_n(side.dead_letter_rows)} rows \u00b7 documents/ {_n(side.document_rows)} rows"

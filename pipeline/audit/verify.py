@@ -30,7 +30,7 @@ import pyarrow.compute as pc
 from apache_beam.io.filesystems import FileSystems
 
 from pilewright.pipeline.audit.reading import AUDIT_PATH, MANIFEST_PATH, out_path, read_json, schema_problem
-from pilewright.pipeline.audit.sections import section_problems
+from pilewright.pipeline.audit.sections import family_manifest_problems, section_problems
 from pilewright.pipeline.audit.views import token_stage
 from pilewright.schemas.audit import Audit
 from pilewright.schemas.manifest import Manifest
@@ -86,7 +86,7 @@ def _open_ipc(path: str) -> pa.ipc.RecordBatchFileReader:
         return pa.ipc.open_file(pa.py_buffer(f.read()))
 
 
-def check_shard_tokens(reader: pa.ipc.RecordBatchFileReader, vocab_size: int, eos_id: int, name: str,
+def check_token_rows(reader: pa.ipc.RecordBatchFileReader, vocab_size: int, eos_id: int, name: str,
                        result: VerifyResult) -> tuple[int, int]:
     """(documents, tokens) of one shard, adding a problem for an empty row, a missing EOS or an id >= vocab."""
     docs = tokens = 0
@@ -163,12 +163,12 @@ def verify_shards(out_dir: str, manifest: dict, result: VerifyResult) -> None:
         if tok_sha and meta.get("tokenizer_sha256") != tok_sha:
             result.add(f"{rel}: written with tokenizer {meta.get('tokenizer_sha256', '?')[:12]}..., manifest names "
                        f"{tok_sha[:12]}...")
-        shard_vocab = int(meta.get("vocab_size", vocab or 0))
-        shard_eos = int(meta.get("eos_id", eos if eos is not None else -1))
-        if vocab is not None and shard_vocab != vocab:
-            result.add(f"{rel}: vocab_size {shard_vocab} in the shard, {vocab} in the manifest")
-        docs, tokens = check_shard_tokens(reader, vocab or shard_vocab, eos if eos is not None else shard_eos, rel,
-                                          result)
+        file_vocab = int(meta.get("vocab_size", vocab or 0))
+        file_eos = int(meta.get("eos_id", eos if eos is not None else -1))
+        if vocab is not None and file_vocab != vocab:
+            result.add(f"{rel}: vocab_size {file_vocab} in the shard, {vocab} in the manifest")
+        docs, tokens = check_token_rows(reader, vocab or file_vocab, eos if eos is not None else file_eos, rel,
+                                        result)
         if docs != entry.get("docs"):
             result.add(f"{rel}: holds {docs:,} documents, manifest says {entry.get('docs'):,}")
         if tokens != entry.get("tokens"):
@@ -367,24 +367,24 @@ def verify_side_outputs(out_dir: str, audit: dict, manifest: dict, result: Verif
                 if counted.get(st["name"], 0) != int(st[key]):
                     result.add(f"{folder}/: {counted.get(st['name'], 0):,} {what} of stage {st['name']} on disk, "
                                f"the audit counted {st[key]:,}")
-    tokenize = token_stage(audit)
-    if tokenize is None:
+    encoder = token_stage(audit)
+    if encoder is None:
         return
     docs = _column_counts(out_dir, "documents", "source")
     on_disk = sum(docs.values()) if docs is not None else 0
-    if on_disk != int(tokenize["kept"]):
-        result.add(f"documents/: {on_disk:,} curated documents on disk, the tokenizer encoded {tokenize['kept']:,}")
-    if "mix" not in manifest and manifest:
-        if int(manifest.get("total_docs", -1)) != int(tokenize["kept"]):
+    if on_disk != int(encoder["kept"]):
+        result.add(f"documents/: {on_disk:,} curated documents on disk, the tokenizer encoded {encoder['kept']:,}")
+    if manifest and encoder is stages[-1]:
+        # nothing after the tokenizer redrew the documents: the shards hold exactly what it encoded
+        if int(manifest.get("total_docs", -1)) != int(encoder["kept"]):
             result.add(f"manifest.json: total_docs is {manifest.get('total_docs'):,} but the tokenizer encoded "
-                       f"{tokenize['kept']:,} documents")
-        if int(manifest.get("total_tokens", -1)) != int(tokenize.get("kept_tokens", -1)):
+                       f"{encoder['kept']:,} documents")
+        if int(manifest.get("total_tokens", -1)) != int(encoder.get("kept_tokens", -1)):
             result.add(f"manifest.json: total_tokens is {manifest.get('total_tokens'):,} but the tokenizer produced "
-                       f"{tokenize.get('kept_tokens', 0):,}")
-    elif isinstance(manifest.get("mix"), dict) and "achieved_tokens" in manifest["mix"]:
-        if int(manifest["mix"]["achieved_tokens"]) != int(manifest.get("total_tokens", -1)):
-            result.add(f"manifest.json: total_tokens is {manifest.get('total_tokens'):,} but the mix achieved "
-                       f"{manifest['mix']['achieved_tokens']:,}")
+                       f"{encoder.get('kept_tokens', 0):,}")
+    # a stage after the tokenizer (it redraws the documents) checks the manifest's totals against its own block
+    for problem in family_manifest_problems(manifest):
+        result.add(problem)
 
 
 def _id_hashes(ids) -> np.ndarray:
@@ -410,9 +410,10 @@ def _first_duplicate(chunks: list[np.ndarray], all_ids) -> Optional[str]:
     return None
 
 
-def verify_unique_ids(out_dir: str, manifest: dict, result: VerifyResult) -> None:
-    """Every curated document has its own id, and so has every shard row unless the mix repeats documents
-    (its copies share their document's id; ``(doc_id, epoch)`` is what is unique there)."""
+def verify_unique_ids(out_dir: str, audit: dict, manifest: dict, result: VerifyResult) -> None:
+    """Every curated document has its own id, and so has every shard row unless a stage after the tokenizer
+    redrew the documents (the mix repeats them: its copies share their document's id; ``(doc_id, epoch)`` is
+    what is unique there)."""
 
     def document_ids():
         for path in _output_files(out_dir, "documents/*.parquet"):
@@ -422,10 +423,11 @@ def verify_unique_ids(out_dir: str, manifest: dict, result: VerifyResult) -> Non
     dup = _first_duplicate(chunks, document_ids)
     if dup is not None:
         result.add(f"documents/: the id {dup!r} is held by more than one document")
-    if "mix" in manifest or not manifest.get("shards"):
+    stages = audit.get("stages", [])
+    if not manifest.get("shards") or not stages or token_stage(audit) is not stages[-1]:
         return
 
-    def shard_ids():
+    def row_ids():
         for entry in manifest["shards"]:
             path = out_path(out_dir, entry["path"])
             if FileSystems.exists(path):
@@ -433,7 +435,7 @@ def verify_unique_ids(out_dir: str, manifest: dict, result: VerifyResult) -> Non
                 for i in range(reader.num_record_batches):
                     yield from reader.get_batch(i).column("doc_id").to_pylist()
 
-    dup = _first_duplicate([_id_hashes(shard_ids())], shard_ids)
+    dup = _first_duplicate([_id_hashes(row_ids())], row_ids)
     if dup is not None:
         result.add(f"tokens/: the doc_id {dup!r} is in more than one shard row")
 
@@ -474,5 +476,5 @@ def verify_run(out_dir: str) -> VerifyResult:
     for problem in section_problems(audit):
         result.add(problem)
     verify_side_outputs(out_dir, audit, manifest, result)
-    verify_unique_ids(out_dir, manifest, result)
+    verify_unique_ids(out_dir, audit, manifest, result)
     return result

@@ -1,6 +1,7 @@
 """What a run did, as one model (``Summary``) built from the files ``reading`` loads: the funnel, the sources,
-the curated documents' profile (languages, redactions, quality signals, lengths), the mix, the shards,
-dropped samples and every stage's own sections by kind (``sections``). ``Summary.model_dump()`` is what
+the curated documents' languages and lengths, dropped samples, every stage's own sections by kind and every
+family's views of the run's files (the curated documents' profile, the manifest's blocks) by kind
+(``sections``). ``Summary.model_dump()`` is what
 ``pilewright audit OUT --json`` prints and ``text.render_text`` what it prints for a terminal, so the two
 always agree.
 """
@@ -12,7 +13,6 @@ from typing import Any, Optional
 from pydantic import BaseModel
 
 from pilewright.pipeline.audit.profile import (
-    CURATED_REDACTIONS,
     CURATED_SECTION,
     DEAD_LETTER_SAMPLES_SECTION,
     DROPPED_SAMPLES_SECTION,
@@ -27,7 +27,7 @@ from pilewright.pipeline.audit.reading import (
     out_path,
     side_output_counts,
 )
-from pilewright.pipeline.audit.sections import Histogram, SectionView, build_sections
+from pilewright.pipeline.audit.sections import FamilyView, Histogram, SectionView, build_sections, build_views
 
 # ---- the model ----------------------------------------------------------------------------------------
 
@@ -75,39 +75,6 @@ class Distribution(BaseModel):
     hist: Histogram
 
 
-class SignalSummary(BaseModel):
-    name: str
-    count: int
-    min: float
-    p10: float
-    p50: float
-    p90: float
-    max: float
-    mean: float
-    hist: Histogram
-
-
-class MixRow(BaseModel):
-    domain: str
-    target_share: Optional[float] = None
-    achieved_share: float
-    target_tokens: Optional[int] = None
-    achieved_tokens: int
-
-
-class ShardSummary(BaseModel):
-    count: int
-    docs: int
-    tokens: int
-    bytes: int
-    min_tokens: int
-    max_tokens: int
-    tokens_per_shard: list[int]
-    vocab_size: Optional[int] = None
-    token_dtype: Optional[str] = None
-    tokenizer_sha256: Optional[str] = None
-
-
 class SampleDoc(BaseModel):
     id: str
     reason: str
@@ -139,14 +106,6 @@ class RunInfo(BaseModel):
     stage_seconds: dict[str, float] = {}
 
 
-class RedactedView(BaseModel):
-    """PII redacted in the curated documents (the profile of ``Document.pii_counts``)."""
-
-    entities: dict[str, int]
-    docs_with_pii: int = 0
-    by_source: dict[str, dict[str, int]] = {}
-
-
 class Summary(BaseModel):
     out_dir: str
     source: Optional[str] = None  # set when narrowed with --source
@@ -156,15 +115,8 @@ class Summary(BaseModel):
     by_source: list[SourceRow]
     languages: Optional[dict[str, int]] = None  # of the curated documents
     lang_score: Optional[Histogram] = None
-    redacted: Optional[RedactedView] = None
-    quality_sample_docs: int = 0
-    quality_signals: list[SignalSummary] = []
     lengths: list[Distribution] = []
-    mix: list[MixRow] = []
-    mix_target_tokens: Optional[int] = None
-    mix_achieved_tokens: Optional[int] = None
-    mix_shortfall: list[str] = []
-    shards: Optional[ShardSummary] = None
+    views: list[FamilyView] = []  # what families add besides their sections (the manifest's blocks...), by kind
     dropped_samples: list[SampleGroup] = []
     dead_letter_samples: list[DeadLetterSample] = []
     sections: list[SectionView] = []  # every stage's own audit sections, by kind
@@ -349,21 +301,6 @@ def build_lengths(audit: dict, only: Optional[str]) -> list[Distribution]:
     return out
 
 
-def build_redacted(audit: dict, only: Optional[str]) -> Optional[RedactedView]:
-    """PII redacted in the curated documents, per entity and source, when any was."""
-    profile = audit.get(CURATED_SECTION, {}).get(CURATED_REDACTIONS)
-    if not profile:
-        return None
-    by_src = {s: dict(e) for s, e in profile.get("by_source", {}).items() if only is None or s == only}
-    totals: dict[str, int] = {}
-    for ents in by_src.values():
-        for e, n in ents.items():
-            totals[e] = totals.get(e, 0) + int(n)
-    docs = sum(int(n) for s, n in profile.get("docs_with_pii", {}).items() if only is None or s == only)
-    return RedactedView(entities=dict(sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))), by_source=by_src,
-                        docs_with_pii=docs)
-
-
 def build_languages(audit: dict, only: Optional[str]) -> Optional[dict[str, int]]:
     langs = audit.get(CURATED_SECTION, {}).get("languages")
     if not langs:
@@ -372,75 +309,6 @@ def build_languages(audit: dict, only: Optional[str]) -> Optional[dict[str, int]
         return dict(langs["total"])
     counts = langs.get("by_source", {}).get(only, {})
     return dict(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
-
-
-def build_quality(audit: dict) -> tuple[int, list[SignalSummary]]:
-    qs = audit.get(CURATED_SECTION, {}).get("quality_sample")
-    if not qs:
-        return 0, []
-    signals = []
-    for name, s in qs.get("signals", {}).items():
-        signals.append(
-            SignalSummary(
-                name=name, count=s["count"], min=s["min"], p10=s["p10"], p50=s["p50"], p90=s["p90"],
-                max=s["max"], mean=s["mean"],
-                hist=Histogram(unit=name, edges=s["hist"]["edges"], counts=s["hist"]["counts"]),
-            )
-        )
-    return int(qs.get("docs", 0)), signals
-
-
-def build_mix(manifest: dict, only: Optional[str]) -> tuple[list[MixRow], Optional[int], Optional[int], list[str]]:
-    """Target vs achieved per domain: the mix stage's report when there is one, else the achieved split."""
-    mix = manifest.get("mix") if isinstance(manifest.get("mix"), dict) else None
-    by_domain = manifest.get("tokens_by_domain", {})
-    total = sum(int(v.get("tokens", 0)) for v in by_domain.values())
-    rows: list[MixRow] = []
-    only_domain = None
-    if only is not None:
-        src_cfg = [s for s in manifest.get("config", {}).get("sources", []) if s.get("name") == only]
-        only_domain = src_cfg[0].get("domain") if src_cfg else None
-    if mix and isinstance(mix.get("domains"), dict):
-        for d, v in sorted(mix["domains"].items()):
-            if only_domain is not None and d != only_domain:
-                continue
-            rows.append(
-                MixRow(
-                    domain=d,
-                    target_share=v.get("share"),
-                    achieved_share=float(v.get("achieved_share", 0.0)),
-                    target_tokens=v.get("target_tokens"),
-                    achieved_tokens=int(v.get("achieved_tokens", 0)),
-                )
-            )
-        shortfall = [s.get("message", "") for s in mix.get("shortfall", []) if isinstance(s, dict)]
-        return rows, mix.get("target_tokens"), mix.get("achieved_tokens"), shortfall
-    for d, v in sorted(by_domain.items()):
-        if only_domain is not None and d != only_domain:
-            continue
-        t = int(v.get("tokens", 0))
-        rows.append(MixRow(domain=d, achieved_share=round(t / total, 6) if total else 0.0, achieved_tokens=t))
-    return rows, None, None, []
-
-
-def build_shards(manifest: dict) -> Optional[ShardSummary]:
-    shards = manifest.get("shards")
-    if shards is None:
-        return None
-    tokens = [int(s["tokens"]) for s in shards]
-    tok = manifest.get("tokenizer", {})
-    return ShardSummary(
-        count=len(shards),
-        docs=sum(int(s["docs"]) for s in shards),
-        tokens=sum(tokens),
-        bytes=sum(int(s.get("bytes", 0)) for s in shards),
-        min_tokens=min(tokens) if tokens else 0,
-        max_tokens=max(tokens) if tokens else 0,
-        tokens_per_shard=tokens,
-        vocab_size=tok.get("vocab_size"),
-        token_dtype=tok.get("token_dtype"),
-        tokenizer_sha256=tok.get("sha256"),
-    )
 
 
 def build_samples(audit: dict, only: Optional[str]) -> tuple[list[SampleGroup], list[DeadLetterSample]]:
@@ -479,9 +347,7 @@ def build_summary(out_dir: str, audit: dict, manifest: dict, side: SideOutputs, 
         raise SummaryError(f"unknown source {source!r}; this run has: {', '.join(sources) or 'none'}")
     run = audit.get("run", {})
     dropped, dead = build_samples(audit, source)
-    mix_rows, mix_target, mix_achieved, shortfall = build_mix(manifest, source)
     lang_score = audit.get(CURATED_SECTION, {}).get("lang_score")
-    q_docs, q_signals = build_quality(audit) if source is None else (0, [])
     return Summary(
         out_dir=out_dir,
         source=source,
@@ -497,15 +363,8 @@ def build_summary(out_dir: str, audit: dict, manifest: dict, side: SideOutputs, 
         by_source=build_sources(audit, manifest, source),
         languages=build_languages(audit, source),
         lang_score=Histogram(unit="language score", **lang_score) if lang_score and source is None else None,
-        redacted=build_redacted(audit, source),
-        quality_sample_docs=q_docs,
-        quality_signals=q_signals,
         lengths=build_lengths(audit, source),
-        mix=mix_rows,
-        mix_target_tokens=mix_target,
-        mix_achieved_tokens=mix_achieved,
-        mix_shortfall=shortfall,
-        shards=build_shards(manifest) if source is None else None,
+        views=build_views(audit, manifest, source),
         dropped_samples=dropped,
         dead_letter_samples=dead,
         sections=build_sections(audit, source),

@@ -17,7 +17,7 @@ from pilewright.pipeline.audit.verify import verify_run
 from pilewright.pipeline.job.build import run_job
 from pilewright.pipeline.job.config import LoadedConfig
 from pilewright.schemas.config import RunConfig, SourceConfig, StagesConfig, TokenizerConfig, TokenizerTrainConfig
-from pilewright.schemas.audit import AuditSection
+from pilewright.schemas.audit import AuditSection, AuditView, BreakdownView
 from pilewright.schemas.records import Document
 from pilewright.schemas.stages.base import Frozen
 from pilewright.transforms import flow
@@ -86,6 +86,18 @@ AUDIT_SECTIONS = {
 }
 
 
+def short_docs_view(audit: dict, manifest: dict, source: Optional[str]) -> Optional[BreakdownView]:
+    """A family view (of a kind the audit draws) over the stage's own row of the audit."""
+    st = next((s for s in audit.get("stages", []) if s["name"] == "short_docs"), None)
+    if st is None or source is not None:
+        return None
+    return BreakdownView(counts=dict(st["reasons"]), docs=int(st["rejected"]))
+
+
+AUDIT_VIEWS = (AuditView("breakdown", "short-docs-reasons", "Why short", "SHORTVIEW", short_docs_view,
+                         plot_title="short documents by reason", unit="documents", docs_text="documents dropped."),)
+
+
 @pytest.fixture(scope="module")
 def short_docs_run(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("flow")
@@ -152,6 +164,12 @@ def test_a_new_stages_own_sections_are_summarized_reported_and_verified_by_kind(
         label = hist_labels(views["length_bins"].hist)[top]
         assert f"<td class=\"num\">{label}</td><td class=\"num\">{bins[top]:,}</td>" in section
         assert "Sections that could not be drawn" not in html
+
+    # the family's view: a line of its kind in the terminal and a section with its figure in the report
+    assert f"SHORTVIEW   too_short {short:,} in {short:,} docs" in text
+    page = render_report(summary)
+    view_section = re.search(r'<section id="short-docs-reasons">.*?</section>', page, re.S).group(0)
+    assert 'id="plot-short-docs-reasons"' in view_section and f"{short:,} documents dropped." in view_section
 
     # --verify checks the sections against their kinds: clean, then a histogram whose bins lost an edge
     assert verify_run(str(out)).ok, verify_run(str(out)).problems

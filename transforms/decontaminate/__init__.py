@@ -3,7 +3,9 @@
 Files: ``ngrams`` (word normalization and n-gram hashes), ``index`` (evaluation files -> compact hash
 index), ``cut`` (GPT-3's span removal), ``stage`` (the DoFn, the audit combine and the ``Decontaminate``
 transform).
+``explain`` says how its decisions read in ``pilewright explain`` (``EXPLAIN``).
 """
+from pilewright.transforms.decontaminate.explain import EXPLAIN
 from pilewright.transforms.decontaminate.index import EvalIndex, EvalSetError
 from pilewright.transforms.decontaminate.stage import SECTION, Decontaminate, check_eval_sets, merge_sections
 
@@ -30,4 +32,4 @@ def check(config, context):
         raise EvalSetError(f"stages.decontaminate: {e}") from None
 
 
-__all__ = ["build_stage", "check", "merge_stats", "Decontaminate", "EvalIndex", "EvalSetError", "check_eval_sets"]
+__all__ = ["EXPLAIN", "build_stage", "check", "merge_stats", "Decontaminate", "EvalIndex", "EvalSetError", "check_eval_sets"]

@@ -5,7 +5,9 @@ content hashes), ``minhash`` (shingles and MinHash signatures through datasketch
 ``components`` (connected components of candidate pairs: which copy survives), ``stats`` (the audit
 sections: cluster sizes and samples).
 ``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
+``explain`` says how its decisions read in ``pilewright explain`` (``EXPLAIN``).
 """
+from pilewright.transforms.dedup.explain import EXPLAIN
 from pilewright.transforms.dedup.sections import AUDIT_SECTIONS
 from pilewright.transforms.dedup.stage import Dedup
 
@@ -20,4 +22,4 @@ def build_stage(config, context):
     return Dedup(config, seed=context.seed, work_dir=_area(context.work_dir, "dedup"))
 
 
-__all__ = ["AUDIT_SECTIONS", "build_stage", "Dedup"]
+__all__ = ["EXPLAIN", "AUDIT_SECTIONS", "build_stage", "Dedup"]

@@ -2,6 +2,7 @@
 
 Files: ``extractors`` (trafilatura / Resiliparse as pure functions), ``isolated`` (a killable child
 process for the per-page time limit), ``stage`` (the DoFn and the stage transform).
+``explain`` says how its decisions read in ``pilewright explain`` (``EXPLAIN``).
 """
 from __future__ import annotations
 
@@ -12,6 +13,10 @@ def __getattr__(name: str):
         from pilewright.transforms.extract.stage import Extract
 
         return Extract
+    if name == "EXPLAIN":
+        from pilewright.transforms.extract.explain import EXPLAIN
+
+        return EXPLAIN
     raise AttributeError(name)
 
 
@@ -22,4 +27,4 @@ def build_stage(config, context):
     return Extract(config)
 
 
-__all__ = ["build_stage", "Extract"]
+__all__ = ["EXPLAIN", "build_stage", "Extract"]

@@ -3,7 +3,9 @@
 Files: ``stage`` (model loading once per worker, the prediction, the second detector and the ``LangId``
 transform). The lid.176 model file ships in ``transforms/models``; lingua's models ship in its wheel.
 ``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
+``explain`` says how its decisions read in ``pilewright explain`` (``EXPLAIN``).
 """
+from pilewright.transforms.langid.explain import EXPLAIN
 from pilewright.transforms.langid.sections import AUDIT_SECTIONS
 from pilewright.transforms.langid.stage import LangId, check_languages, model_labels
 
@@ -22,4 +24,4 @@ def check(config, context):
             check_languages(cfg, f"langid of source {source} (its profile)")
 
 
-__all__ = ["AUDIT_SECTIONS", "build_stage", "check", "check_languages", "LangId", "model_labels"]
+__all__ = ["EXPLAIN", "AUDIT_SECTIONS", "build_stage", "check", "check_languages", "LangId", "model_labels"]

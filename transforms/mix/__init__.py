@@ -2,10 +2,11 @@
 
 Files: ``plan`` (the pure plan: per-domain token budgets, repeats and subsampling), ``stage`` (the
 ``MixDomains`` transform that applies the plan and supplies the order keys the shards follow).
-``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
+``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind) and its view of the
+manifest's ``mix`` block (``AUDIT_VIEWS``), which ``--verify`` checks (``verify_manifest``).
 """
 from pilewright.schemas.stages.mix import MixConfig
-from pilewright.transforms.mix.sections import AUDIT_SECTIONS
+from pilewright.transforms.mix.sections import AUDIT_SECTIONS, AUDIT_VIEWS, verify_manifest
 from pilewright.transforms.mix.stage import MixDomains, MixResult
 
 
@@ -14,4 +15,4 @@ def build_stage(config: MixConfig, context) -> MixDomains:
     return MixDomains(config, context.sources, context.seed)
 
 
-__all__ = ["AUDIT_SECTIONS", "build_stage", "MixDomains", "MixResult"]
+__all__ = ["AUDIT_SECTIONS", "AUDIT_VIEWS", "verify_manifest", "build_stage", "MixDomains", "MixResult"]

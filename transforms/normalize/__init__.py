@@ -2,7 +2,9 @@
 
 Files: ``stage`` (the pure normalization functions and the ``Normalize`` transform), ``filings`` (EDGAR's
 machinery removed and forms and data told from prose: the filings options).
+``explain`` says how its decisions read in ``pilewright explain`` (``EXPLAIN``).
 """
+from pilewright.transforms.normalize.explain import EXPLAIN
 from pilewright.transforms.normalize.stage import Normalize
 
 def build_stage(config, context):
@@ -10,4 +12,4 @@ def build_stage(config, context):
     return Normalize(config, per_source=context.per_source("normalize"))
 
 
-__all__ = ["build_stage", "Normalize"]
+__all__ = ["EXPLAIN", "build_stage", "Normalize"]

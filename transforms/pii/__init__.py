@@ -6,8 +6,10 @@ Files: ``stage`` (the ``RedactPII`` stage and ``RedactRecords`` for rejected rec
 headers, bounce addresses), ``scan`` (finding and sorting results into found / deliberately left),
 ``actions`` (replace, mask or hash a found value).
 ``sections`` declares how its audit sections read (``AUDIT_SECTIONS``: each one's kind).
+``explain`` says how its decisions read in ``pilewright explain`` (``EXPLAIN``).
 """
-from pilewright.transforms.pii.sections import AUDIT_SECTIONS
+from pilewright.transforms.pii.explain import EXPLAIN
+from pilewright.transforms.pii.sections import AUDIT_SECTIONS, AUDIT_VIEWS, CURATED_PARTS
 from pilewright.transforms.pii.stage import RedactPII, RedactRecords
 
 def build_stage(config, context):
@@ -27,4 +29,4 @@ def merge_stats(section, payloads):
     return payloads[0] if section == "recognizers" else None
 
 
-__all__ = ["AUDIT_SECTIONS", "build_stage", "side_output_hook", "merge_stats", "RedactPII", "RedactRecords"]
+__all__ = ["EXPLAIN", "AUDIT_SECTIONS", "AUDIT_VIEWS", "CURATED_PARTS", "build_stage", "side_output_hook", "merge_stats", "RedactPII", "RedactRecords"]

@@ -2,9 +2,11 @@
 
 Files: ``spans`` (units, span hashes and removal: pure), ``stage`` (the ``SpanDedup`` transform, its
 combine and its audit sections).
+``explain`` says how its decisions read in ``pilewright explain`` (``EXPLAIN``).
 """
 from apache_beam.io.filesystems import FileSystems
 
+from pilewright.transforms.span_dedup.explain import EXPLAIN
 from pilewright.transforms.span_dedup.stage import SpanDedup
 
 def build_stage(config, context):
@@ -13,4 +15,4 @@ def build_stage(config, context):
     return SpanDedup(config, seed=context.seed, work_dir=work)
 
 
-__all__ = ["build_stage", "SpanDedup"]
+__all__ = ["EXPLAIN", "build_stage", "SpanDedup"]

@@ -45,7 +45,10 @@ def build_encoded(config: TokenizerConfig, context) -> Encoded:
 
 # steps of the stage whose worker time is reported on a line of their own (``pipeline.job.stage_timing``)
 COST_LINES = {step: "train_tokenizer" for step in TOKENIZER_STEPS}
+# what the progress line says while the stage prepares (before its first document): the tokenizer is
+# trained on the curated documents, or loaded
+PREPARING = "training or loading the tokenizer"
 
 __all__ = ["build_stage", "build_unit_stage", "build_encoded", "per_document", "Encoded", "ENCODED_DOCS",
-           "ENCODED_TOKENS", "COST_LINES", "Tokenize", "TokenizeResult", "TrainTokenizer", "LoadTokenizer",
+           "ENCODED_TOKENS", "COST_LINES", "PREPARING", "Tokenize", "TokenizeResult", "TrainTokenizer", "LoadTokenizer",
            "LoadHFTokenizer", "Encode"]

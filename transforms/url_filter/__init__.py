@@ -2,7 +2,9 @@
 
 Files: ``lists`` (parsing list files, matching a URL by registered domain and substring: pure),
 ``stage`` (reads the lists once per worker; the stage transform).
+``explain`` says how its decisions read in ``pilewright explain`` (``EXPLAIN``).
 """
+from pilewright.transforms.url_filter.explain import EXPLAIN
 from pilewright.transforms.url_filter.stage import UrlFilter
 
 def build_stage(config, context):
@@ -12,4 +14,4 @@ def build_stage(config, context):
     return UrlFilter(config)
 
 
-__all__ = ["build_stage", "UrlFilter"]
+__all__ = ["EXPLAIN", "build_stage", "UrlFilter"]

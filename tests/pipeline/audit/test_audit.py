@@ -75,7 +75,7 @@ def test_profile_counts_annotations_exactly():
     for d in docs:
         for k, n in profile_rows(d):
             rows[k] = rows.get(k, 0) + n
-    prof = assemble_profile(list(rows.items()), [(1, "a", (("q", 0.5),))])
+    prof = assemble_profile(list(rows.items()), {"quality_sample": [(1, "a", (("q", 0.5),))]})
     assert prof["docs"] == {"a": 2, "b": 1}
     assert prof["languages"]["total"] == {"en": 2, "de": 1}
     assert prof["languages"]["by_source"]["a"] == {"de": 1, "en": 1}
@@ -203,7 +203,7 @@ def test_terminal_summary_fits_in_60_lines_and_matches_json(sample):
         nums = _ints(source_lines[r["name"]])
         assert nums[:2] == [r["read"], r["curated"]] and r["tokens"] in nums
     shard_line = next(ln for ln in lines if ln.startswith("SHARDS"))
-    sh = doc["shards"]
+    sh = next(v["data"] for v in doc["views"] if v["kind"] == "parts")
     assert _ints(shard_line)[:3] == [sh["count"], sh["tokens"], sh["docs"]]
     assert f"{sh['min_tokens']:,}-{sh['max_tokens']:,}" in shard_line
     # the numbers are the run's own: the manifest and the audit say the same

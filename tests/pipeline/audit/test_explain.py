@@ -10,15 +10,10 @@ import pyarrow.parquet as pq
 import pytest
 
 from explain_fixtures import EVAL_ITEM, EVERY, PII, families_run, threshold_runs
-from pilewright.pipeline.audit.explain import (
-    WhatIfError,
-    _rule_signals,
-    explain,
-    quality_rule_checks,
-    what_if,
-)
+from pilewright.pipeline.audit.explain import WhatIfError, explain, what_if
 from pilewright.pipeline.audit.runfiles import Run, stage_config
 from pilewright.pipeline.cli.main import main
+from pilewright.transforms.quality.explain import quality_rule_checks, rule_signals as _rule_signals
 from pilewright.transforms.quality.rules import decide as quality_decide
 
 

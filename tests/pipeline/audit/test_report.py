@@ -197,16 +197,22 @@ def test_stage_sections_render_by_the_kind_their_family_declares():
     assert views["quality", "signals_used"].kind == "table"
     assert [k for k in views if k[0] == "dedup"][:3] == [("dedup", "duplicates"), ("dedup", "cluster_sizes"),
                                                        ("dedup", "largest_clusters")]  # declared order
-    assert s.redacted.entities == {"EMAIL_ADDRESS": 11} and s.redacted.docs_with_pii == 8
+    # the families' views of the curated profile and the manifest, by the kind each family declares
+    fam = {v.name: v for v in s.views}
+    assert fam["pii"].kind == "breakdown" and fam["pii"].stage == "pii"
+    assert fam["pii"].data.counts == {"EMAIL_ADDRESS": 11} and fam["pii"].data.docs == 8
     assert s.languages == {"en": 78, "de": 2}
-    assert s.mix[0].target_tokens == 1200 and s.mix_shortfall == ["general is short by 200 tokens"]
+    assert fam["mix"].kind == "shares" and fam["mix"].data.rows[0].target == 1200
+    assert fam["mix"].data.notes == ["general is short by 200 tokens"]
+    assert fam["quality"].kind == "distributions" and fam["quality"].data.items[0].name == "gopher:word_count"
+    assert fam["shards"].kind == "parts" and fam["shards"].data.tokens_per_part == [1000]
     # narrowed to a source: only sections a family's view narrows
     narrowed = build_summary("/tmp/x", audit, manifest, SideOutputs(), source="web")
     assert [(v.stage, v.name) for v in narrowed.sections] == [("pii", "entities_by_source")]
     html = render_report(s)
     page = _parse(html)
-    assert {"stat-dedup-cluster-sizes", "stat-dedup-duplicates", "stat-pii-entities-by-source", "redacted",
-            "languages", "lang-score", "quality", "mix", "reasons"} <= set(page.figures)
+    assert {"stat-dedup-cluster-sizes", "stat-dedup-duplicates", "stat-pii-entities-by-source", "pii",
+            "languages", "lang-score", "quality", "mix", "shards", "reasons"} <= set(page.figures)
     assert "Sections that could not be drawn" not in html
     assert "<script>alert(1)</script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "signals_used" in _section(html, "stage-quality")
@@ -220,6 +226,10 @@ def test_stage_sections_render_by_the_kind_their_family_declares():
     assert "DEDUP       duplicate clusters: clusters 7 \u00b7 documents in clusters 30" in text
     assert "DEDUP       clusters by size: 2: 5, 3: 1, 17: 1" in text
     assert "PII         EMAIL_ADDRESS 11 in 8 docs" in text
+    assert "QUALITY     1 signals, medians on a sample of 80 curated docs: gopher:word_count 400" in text
+    assert "MIX         general target 100.0% -> 100.0% (1.0k tokens)" in text
+    assert "            shortfall: general is short by 200 tokens" in text
+    assert "SHARDS      1 shards \u00b7 1,000 tokens \u00b7 80 docs" in text
 
 
 def test_audit_html_rewrites_the_report_with_verification(sample, tmp_path):

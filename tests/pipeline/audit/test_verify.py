@@ -126,3 +126,14 @@ def test_side_outputs_must_match_the_audit(out):
         f.unlink()
     problems = verify_run(str(out)).problems
     assert problems and problems[0].startswith("documents/: 0 curated documents on disk")
+
+
+def test_the_mix_family_checks_its_own_manifest_block(out):
+    # the sample mixes: its totals are the mix's, checked by the mix family's verify_manifest (the audit
+    # names no stage), and a block that disagrees with the totals is reported
+    m = _manifest(out)
+    assert "mix" in m and verify_run(str(out)).ok
+    m["mix"]["achieved_tokens"] += 1
+    _write_manifest(out, m)
+    problems = verify_run(str(out)).problems
+    assert any(p.startswith("manifest.json: total_tokens is") and "but the mix achieved" in p for p in problems)

@@ -298,7 +298,7 @@ def test_no_side_input_or_group_grows_with_the_number_of_documents(tmp_path, mon
     # spill files roll over every 50 documents, so a file's group of decisions is bounded here too
     monkeypatch.setattr(spill, "MAX_RECORDS_PER_FILE", 50)
     # the audit's sample of quality signals is capped (1,000 documents by default): capped below N here
-    monkeypatch.setattr(profile, "QUALITY_SAMPLE_DOCS", 20)
+    monkeypatch.setattr(profile, "SAMPLE_DOCS", 20)
     small, _ = _phase_figures(_corpus(tmp_path / "n", 120), tmp_path / "n", monkeypatch)
     large, shards = _phase_figures(_corpus(tmp_path / "4n", 480), tmp_path / "4n", monkeypatch)
     assert set(small) == set(large)
