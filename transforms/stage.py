@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 import traceback
 import typing
-from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequence
 
 import apache_beam as beam
 from apache_beam.metrics import Metrics
@@ -107,7 +107,13 @@ def _describe_element(element: Any) -> tuple[str, Optional[str], str]:
     doc_id = getattr(doc, "id", None)
     text = getattr(doc, "text", None)
     payload = text if isinstance(text, str) else repr(element)
-    return source, doc_id, payload[:PAYLOAD_PREFIX_CHARS]
+    return source, doc_id, encodable(payload[:PAYLOAD_PREFIX_CHARS])
+
+
+def encodable(text: str) -> str:
+    """``text`` with lone surrogates written as ``\\udXXX`` escapes: a dead letter's payload must survive
+    the UTF-8 coders and files it goes through, or the record of a bad document would crash the job."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def document_dead_letter(doc: Document, stage: str, error_type: str, error: str,
@@ -122,7 +128,7 @@ def document_dead_letter(doc: Document, stage: str, error_type: str, error: str,
         doc_id=doc.id,
         error_type=error_type,
         error=error,
-        payload_prefix=doc.text[:PAYLOAD_PREFIX_CHARS] if payload is None else payload,
+        payload_prefix=encodable(doc.text[:PAYLOAD_PREFIX_CHARS] if payload is None else payload),
     )
 
 
@@ -157,8 +163,9 @@ def _failure_dead_letters(failure: tuple, stage: str) -> Iterator[DeadLetter]:
 
 
 def dead_lettered(pcoll: beam.PCollection, label: str, dofn: beam.DoFn, stage: str, main_tag: str = "kept",
-                  main_type: Any = None, **tagged_types: Any) -> tuple[Any, beam.PCollection]:
-    """``pcoll | label >> ParDo(dofn)`` with every failure a dead letter.
+                  main_type: Any = None, side_inputs: Optional[Mapping[str, Any]] = None,
+                  **tagged_types: Any) -> tuple[Any, beam.PCollection]:
+    """``pcoll | label >> ParDo(dofn, **side_inputs)`` with every failure a dead letter.
 
     Returns the ParDo's outputs (by tag; ``main_tag`` names the main one) and ``PCollection[DeadLetter]``:
     the exceptions ``with_exception_handling`` caught (a failed batch gives one per document) plus, when
@@ -166,7 +173,7 @@ def dead_lettered(pcoll: beam.PCollection, label: str, dofn: beam.DoFn, stage: s
     ``tagged_types`` (tag -> record type) are declared on the ParDo, so its outputs are encoded by their
     RowCoder without an identity step to pin the type (a tagged output has no type otherwise).
     """
-    pardo = beam.ParDo(dofn)
+    pardo = beam.ParDo(dofn, **(side_inputs or {}))
     if main_type is not None or tagged_types:
         pardo = pardo.with_output_types(main_type if main_type is not None else typing.Any, **tagged_types)
     outs = pcoll | label >> pardo.with_exception_handling(main_tag=main_tag, dead_letter_tag=_FAILED)

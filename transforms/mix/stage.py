@@ -16,8 +16,8 @@ import numpy as np
 
 from pilewright.schemas.config import SourceConfig
 from pilewright.schemas.stages.mix import MixConfig
-from pilewright.schemas.records import DeadLetter, RejectedDocument, TokenizedDocument
-from pilewright.transforms.stage import count, pin_type, sum_pairs, sum_triples, to_dead_letter
+from pilewright.schemas.records import RejectedDocument, TokenizedDocument
+from pilewright.transforms.stage import count, dead_lettered, sum_pairs, sum_triples
 from pilewright.transforms.mix.plan import (
     MIX_CELLS,
     MixPlan,
@@ -230,14 +230,11 @@ class MixDomains(beam.PTransform):
             | "AllTotals" >> beam.combiners.ToList()
             | "Plan" >> beam.Map(make_plan, cells=beam.pvalue.AsDict(select_cells), cfg=cfg, sources=sources)
         )
-        outs = docs | "Select" >> beam.ParDo(
-            _SelectFn(), plan=beam.pvalue.AsSingleton(plan), seed=seed
-        ).with_exception_handling(main_tag="copies", dead_letter_tag="failed")
-        mixed = pin_type(outs["copies"], TokenizedDocument, "TypeCopies")
-        rejected = pin_type(outs["rejected"], RejectedDocument, "TypeRejected")
-        errors = outs["failed"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(
-            DeadLetter
-        )
+        outs, errors = dead_lettered(docs, "Select", _SelectFn(), STAGE, main_tag="copies",
+                                     main_type=TokenizedDocument,
+                                     side_inputs={"plan": beam.pvalue.AsSingleton(plan), "seed": seed},
+                                     rejected=RejectedDocument)
+        mixed, rejected = outs["copies"], outs["rejected"]
         order_cells = (
             mixed
             | "OrderCells" >> beam.Map(lambda d: (d.domain, (order_hash(seed, d.id, d.epoch)[0], d.n_tokens)))

@@ -17,7 +17,7 @@ from pilewright.tokenizer.hf import TOKENIZER_FILE, HFEncoder, HFOptions, hf_inf
 from pilewright.tokenizer.spm_train import train_bpe
 from pilewright.transforms.hashing import stable_hash64
 from pilewright.transforms.spill import RangeReader, SpillDocumentsFn, SpillWriter, iter_documents
-from pilewright.transforms.stage import count, distribution, to_dead_letter
+from pilewright.transforms.stage import count, dead_lettered, distribution
 
 STAGE = "tokenize"
 # documents sampled for training are pre-filtered by hash to about this multiple of sample_docs, so the
@@ -264,24 +264,15 @@ class Encode(beam.PTransform):
         self._work_dir = work_dir
 
     def expand(self, docs: beam.PCollection) -> EncodeResult:
-        outs = docs | "Encode" >> beam.ParDo(
-            _EncodeFn(self._hf), model=beam.pvalue.AsSingleton(self._model)
-        ).with_exception_handling(main_tag="tokens", dead_letter_tag="failed")
-        annotated = outs["annotated"] | "TypeAnnotated" >> beam.Map(lambda d: d).with_output_types(Document)
-        errors = outs["failed"] | "DeadLetters" >> beam.Map(to_dead_letter, stage=STAGE).with_output_types(
-            DeadLetter
-        )
+        outs, errors = dead_lettered(docs, "Encode", _EncodeFn(self._hf), STAGE, main_tag="tokens",
+                                     main_type=TokenizedDocument,
+                                     side_inputs={"model": beam.pvalue.AsSingleton(self._model)}, annotated=Document)
         rejected = docs.pipeline | "NoRejections" >> beam.Create([]).with_output_types(RejectedDocument)
         tokens = outs["tokens"]
         if self._work_dir is not None:
-            tokens = tokens | "SpillTokens" >> beam.ParDo(_SpillTokensFn(self._work_dir))
-        return EncodeResult(
-            main=tokens | "TypeTokens" >> beam.Map(lambda t: t).with_output_types(TokenizedDocument),
-            rejected=rejected,
-            errors=errors,
-            stats=None,
-            annotated=annotated,
-        )
+            tokens = tokens | "SpillTokens" >> beam.ParDo(_SpillTokensFn(self._work_dir)).with_output_types(
+                TokenizedDocument)
+        return EncodeResult(main=tokens, rejected=rejected, errors=errors, stats=None, annotated=outs["annotated"])
 
 
 def hf_options(cfg: TokenizerConfig) -> Optional[HFOptions]:

@@ -78,3 +78,17 @@ def test_tokenize_stage_takes_its_tokenizer_from_its_block(tok_json, tmp_path):
         assert_that(result.info | "I" >> beam.Map(lambda i: (i.kind, i.file, i.eos_id)),
                     equal_to([("hf", "tokenizer.json", enc.eos_id)]), label="info")
     assert (tmp_path / "out" / "tokenizer" / "tokenizer.json").read_bytes() == tok_json
+
+
+def test_a_document_the_tokenizer_cannot_take_is_a_dead_letter_and_the_rest_go_on(tok_json, tmp_path):
+    docs = _docs(6)
+    bad = Document(id="s/bad", text="lone surrogate", source="s", domain="general")
+    with TestPipeline() as p:
+        model = p | "Model" >> beam.Create([tok_json])
+        # the lone surrogate is put in after Create (its coder could not carry one); the encoder refuses it
+        result = (p | beam.Create(docs + [bad])
+                  | "Surrogate" >> beam.Map(lambda d: d._replace(text="lone \ud800 surrogate") if d.id == "s/bad" else d)
+                  | tokenize.Encode(model, HF, str(tmp_path / "tokens")))
+        assert_that(result.main | "Ids" >> beam.Map(lambda t: t.id), equal_to([d.id for d in docs]), label="kept")
+        assert_that(result.errors | "Why" >> beam.Map(lambda e: (e.stage, e.doc_id, e.error_type)),
+                    equal_to([("tokenize", "s/bad", "UnencodableText")]), label="dead")
