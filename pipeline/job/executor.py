@@ -19,6 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from pilewright.pipeline.job.phases import Phase, build_unit, remove_path, unit_scratch
 from pilewright.pipeline.job.noise import quiet_beam_noise
+from pilewright.pipeline.job.options import quiet_user_error_logs
 from pilewright.pipeline.job.stage_timing import stage_seconds
 from pilewright.pipeline.job.units import Unit
 from pilewright.schemas.config import RunConfig
@@ -64,7 +65,10 @@ class UnitDone:
 def run_unit(task: UnitTask) -> UnitDone:
     """One unit's curate pipeline, to completion (in the calling process)."""
     started = time.monotonic()
-    quiet_beam_noise()  # a spawned unit process has none of the launcher's logging set-up
+    # a spawned unit process has none of the launcher's logging set-up: the same filters, so a full disk
+    # or a user error is the launcher's one line, not a worker traceback before it
+    quiet_beam_noise()
+    quiet_user_error_logs()
     p = beam.Pipeline(options=PipelineOptions(list(task.beam_args)))
     phase = task.phase
     build_unit(p, task.cfg, task.out_dir, phase, task.unit, task.fingerprint, progress_dir=task.progress_dir)

@@ -28,7 +28,15 @@ from pilewright.pipeline.job.phases import (
 )
 from pilewright.pipeline.job.stage_timing import stage_seconds
 from pilewright.pipeline.job.stages import SOURCE
-from pilewright.pipeline.job.units import SPILL_BYTES_PER_INPUT_BYTE, InputFile, Plan, Unit, cut_units
+from pilewright.pipeline.job.units import (
+    MB,
+    MIN_UNIT_MB,
+    SPILL_BYTES_PER_INPUT_BYTE,
+    InputFile,
+    Plan,
+    Unit,
+    cut_even,
+)
 from pilewright.schemas.config import RunConfig
 
 
@@ -81,7 +89,8 @@ def run_phases(cfg: RunConfig, config_sha256: str, out: str, plan: Plan, beam_ar
                 units = (Unit(0, tuple(_doc_files(done.earlier[-1]))),) if not dry_run else (Unit(0, ()),)
             else:
                 # the next per-document phase is cut from what the phase before wrote, by the same budget
-                units = tuple(cut_units(_doc_files(done.earlier[-1]), plan.unit_bytes * SPILL_BYTES_PER_INPUT_BYTE))
+                units = tuple(cut_even(_doc_files(done.earlier[-1]), plan.unit_bytes * SPILL_BYTES_PER_INPUT_BYTE,
+                                       plan.processes, int(MIN_UNIT_MB * MB * SPILL_BYTES_PER_INPUT_BYTE)))
             infos = _run_unit_phase(cfg, config_sha256, out, phase, units, plan.processes, beam_args, options,
                                     local, dry_run, resume, done, progress_dir, on_unit)
         done.earlier.append(infos)

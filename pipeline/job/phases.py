@@ -58,10 +58,10 @@ from pilewright.transforms.spill import SpillDocumentsFn, iter_documents, iter_p
 CURATE = "curate"
 UNIT_FILE = "unit.json"
 KINDS = ("docs", "rejected", "errors", "places", "tokens")
-# a phase's files close at this size, so the next unit phase has files to cut several units from even when
+# a phase's files close at this size (a fraction of a later unit: ``units.cut_even`` cuts at files), so the next unit phase has files to cut several units from even when
 # one pipeline (a corpus phase) wrote every document in one bundle; named by content, so they sort (and the
 # units cut from them fall) the same way in every run
-PHASE_FILE_BYTES = 8 << 20
+PHASE_FILE_BYTES = 4 << 20
 ENCODED = "encoded"  # a unit's token arrays and tokenizer copy (``Phase.encode``)
 
 

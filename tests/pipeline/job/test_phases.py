@@ -20,7 +20,7 @@ from pilewright.pipeline.job.config import load_config
 from pilewright.pipeline.job.executor import run_unit
 from pilewright.pipeline.job import phases as phases_module
 from pilewright.pipeline.job.phases import merge_section, plan_phases
-from pilewright.pipeline.job.units import MB, TARGET_UNIT_MB, InputFile, cut_units, plan_units
+from pilewright.pipeline.job.units import MB, TARGET_UNIT_MB, InputFile, cut_even, cut_units, plan_units
 from pilewright.pipeline.audit import profile
 from pilewright.transforms import spill
 from pilewright.transforms.shard.stage import CELLS_PER_SHARD
@@ -332,3 +332,15 @@ def test_a_full_disk_under_the_working_folder_is_one_line_and_exit_2(tmp_path):
         assert not (mnt / "out" / ".work").exists()
     finally:
         subprocess.run(["umount", str(mnt)], capture_output=True)
+
+
+def test_units_come_in_a_multiple_of_the_processes_so_none_runs_alone_at_the_end():
+    # 11 units of two 3 MB files at 8 MB a unit: the last one is split, so 2 processes finish together
+    units = plan_units(_files([3 * MB] * 22), cores=2, memory_mb=16000).units
+    assert len(units) % 2 == 0 and max(u.bytes for u in units) <= TARGET_UNIT_MB * MB
+    assert [f.path for u in units for f in u.files] == [f"/f{i}" for i in range(22)]
+    # nothing to split: every unit one file
+    assert len(cut_even(_files([9 * MB] * 3), 8 * MB, 2)) == 3
+    assert [len(u.files) for u in cut_even(_files([1, 1, 1, 1, 1, 1]), 2, 4)] == [2, 2, 1, 1]
+    # a small corpus stays one unit: no unit process to start for it
+    assert len(plan_units(_files([100_000] * 5), cores=2, memory_mb=16000).units) == 1
