@@ -68,6 +68,13 @@ ERROR_CHARS = 1024
 PAYLOAD_PREFIX_CHARS = 256
 
 
+def payload_prefix(text: str) -> str:
+    """A dead letter's ``payload_prefix`` from the start of ``text``: its first ``PAYLOAD_PREFIX_CHARS``
+    characters, anything UTF-8 cannot carry (lone surrogates) as backslash escapes, so the record of a bad
+    document survives the coders and files it goes through instead of crashing the job."""
+    return text[:PAYLOAD_PREFIX_CHARS].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class DeadLetter(typing.NamedTuple):
     """A record that could not be read or processed, with where it came from and why."""
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import socket
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,20 @@ def write_jsonl_gz(path: Path, records: list[dict]) -> Path:
 
 
 @pytest.fixture
+def no_network(monkeypatch):
+    """Any connection beyond this machine fails the test instead of reaching a cloud API."""
+    real_connect = socket.socket.connect
+
+    def guarded(self, address):
+        host = address[0] if isinstance(address, tuple) else address
+        if isinstance(host, str) and host not in ("localhost", "127.0.0.1", "::1") and "/" not in host:
+            raise AssertionError(f"network access during an offline test: {address!r}")
+        return real_connect(self, address)
+
+    monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture
 def shared_corpora() -> Path:
     corpora = SHARED / "corpora"
     if not corpora.is_dir():
@@ -44,3 +59,15 @@ def sample_texts(limit: int = 30) -> list[dict]:
                 r = json.loads(line)
                 out.append({"id": r["id"], "text": r["text"][:4000], "domain": "general" if name == "wikipedia" else "finance"})
     return out
+
+
+def assert_conserved(result, n: int, label: str = "conservation") -> None:
+    """Inside a TestPipeline: a stage's kept, rejected and dead-lettered records add up to its ``n`` inputs."""
+    import apache_beam as beam
+    from apache_beam.testing.util import assert_that, equal_to
+
+    total = ((result.main | f"{label}Kept" >> beam.combiners.Count.Globally(),
+              result.rejected | f"{label}Rejected" >> beam.combiners.Count.Globally(),
+              result.errors | f"{label}Errors" >> beam.combiners.Count.Globally())
+             | f"{label}All" >> beam.Flatten() | f"{label}Sum" >> beam.CombineGlobally(sum))
+    assert_that(total, equal_to([n]), label=label)

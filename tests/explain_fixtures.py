@@ -40,7 +40,7 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def _warc(path: Path) -> None:
-    from test_ingest_warc import gz_members, http, record
+    from warc_records import gz_members, http, record
 
     body = "<html><body><p>" + " ".join(sample_texts(16)[-1]["text"].split()[:200]) + "</p></body></html>"
     pages = [

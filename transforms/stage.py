@@ -15,7 +15,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Sequenc
 import apache_beam as beam
 from apache_beam.metrics import Metrics
 
-from pilewright.schemas.records import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, DeadLetter, Document, RejectedDocument
+from pilewright.schemas.records import ERROR_CHARS, DeadLetter, Document, RejectedDocument, payload_prefix
 from pilewright.transforms.signals import document_signals, with_notes
 
 METRICS_NAMESPACE = "pilewright"
@@ -107,13 +107,7 @@ def _describe_element(element: Any) -> tuple[str, Optional[str], str]:
     doc_id = getattr(doc, "id", None)
     text = getattr(doc, "text", None)
     payload = text if isinstance(text, str) else repr(element)
-    return source, doc_id, encodable(payload[:PAYLOAD_PREFIX_CHARS])
-
-
-def encodable(text: str) -> str:
-    """``text`` with lone surrogates written as ``\\udXXX`` escapes: a dead letter's payload must survive
-    the UTF-8 coders and files it goes through, or the record of a bad document would crash the job."""
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return source, doc_id, payload_prefix(payload)
 
 
 def document_dead_letter(doc: Document, stage: str, error_type: str, error: str,
@@ -128,7 +122,7 @@ def document_dead_letter(doc: Document, stage: str, error_type: str, error: str,
         doc_id=doc.id,
         error_type=error_type,
         error=error,
-        payload_prefix=encodable(doc.text[:PAYLOAD_PREFIX_CHARS] if payload is None else payload),
+        payload_prefix=payload_prefix(doc.text if payload is None else payload),
     )
 
 

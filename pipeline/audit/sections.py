@@ -7,6 +7,7 @@ the views the summary, the text and the report render; ``section_problems`` is w
 """
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Any, Mapping, Optional, Union
 
@@ -123,9 +124,9 @@ def build_views(audit: dict, manifest: dict, source: Optional[str] = None) -> li
             except (KeyError, TypeError, ValueError, AttributeError) as e:
                 raise SummaryError(f"stage {spec.name!r}: its audit view {v.name!r} cannot read the run's files "
                                    f"({type(e).__name__}: {e})")
-            out.append(FamilyView(stage=spec.name, name=v.name, kind=v.kind, title=v.title, label=v.label,
-                                  part=v.part, plot_title=v.plot_title, unit=v.unit, noun=v.noun, empty=v.empty,
-                                  note=v.note, docs_text=v.docs_text, data=data))
+            # the declaration's presentation fields as they are (all but ``build``), and what it built
+            shown = {f.name: getattr(v, f.name) for f in dataclasses.fields(v) if f.name != "build"}
+            out.append(FamilyView(stage=spec.name, data=data, **shown))
     return out
 
 

@@ -120,8 +120,10 @@ def cut_even(files: Sequence[InputFile], unit_bytes: int, processes: int, min_sp
         if not splittable:
             break
         i = splittable[-1]
-        group, half, cut = groups[i], sum(f.size for f in groups[i]) / 2, 1
-        while cut < len(group) - 1 and sum(f.size for f in group[:cut + 1]) <= half:
+        group = groups[i]
+        half, head, cut = sum(f.size for f in group) / 2, group[0].size, 1
+        while cut < len(group) - 1 and head + group[cut].size <= half:
+            head += group[cut].size
             cut += 1
         groups[i:i + 1] = [group[:cut], group[cut:]]
     return [Unit(i, tuple(g)) for i, g in enumerate(groups)]

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 from importlib import resources
 from pathlib import Path
 
@@ -127,20 +126,6 @@ def test_a_missing_input_is_named_before_the_run(bases, field):
     with pytest.raises(UserError) as err:
         check_inputs_exist(resolved, loaded.written)
     assert str(err.value).startswith(f"{first.where}: "), str(err.value)
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any connection beyond this machine fails the test instead of reaching a cloud API."""
-    real_connect = socket.socket.connect
-
-    def guarded(self, address):
-        host = address[0] if isinstance(address, tuple) else address
-        if isinstance(host, str) and host not in ("localhost", "127.0.0.1", "::1") and "/" not in host:
-            raise AssertionError(f"network access during an offline test: {address!r}")
-        return real_connect(self, address)
-
-    monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
 def _as_yaml(cfg: RunConfig) -> dict:

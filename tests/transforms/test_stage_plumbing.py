@@ -74,3 +74,11 @@ def test_dead_lettered_merges_exceptions_and_own_dead_letters_with_typed_outputs
         assert_that(outs["rejected"] | "R" >> beam.Map(lambda r: r.id), equal_to(["web/c"]), label="rejected")
         assert_that(errors | "E" >> beam.Map(lambda e: (e.doc_id, e.error_type)),
                     equal_to([("web/b", "ValueError"), ("web/d", "Own")]), label="errors")
+
+
+def test_a_dead_letter_payload_escapes_what_utf8_cannot_carry_and_keeps_the_rest():
+    from pilewright.schemas.records import PAYLOAD_PREFIX_CHARS, payload_prefix
+
+    assert payload_prefix("caf\u00e9 \ud800 end") == "caf\u00e9 \\ud800 end"
+    payload_prefix("x\udfff" * 300).encode("utf-8")  # no UnicodeEncodeError
+    assert payload_prefix("a" * 1000) == "a" * PAYLOAD_PREFIX_CHARS

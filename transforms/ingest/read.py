@@ -15,7 +15,7 @@ from typing import BinaryIO, Iterator, Optional, Union
 import orjson
 
 from pilewright.schemas.errors import UserError
-from pilewright.schemas.records import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, DeadLetter, Document
+from pilewright.schemas.records import ERROR_CHARS, PAYLOAD_PREFIX_CHARS, DeadLetter, Document, payload_prefix
 
 STAGE = "ingest"
 CHUNK_BYTES = 1 << 20
@@ -456,7 +456,7 @@ def dead_letter(
         doc_id=None,
         error_type=error_type,
         error=error[:ERROR_CHARS],
-        payload_prefix=payload[:PAYLOAD_PREFIX_CHARS],
+        payload_prefix=payload_prefix(payload),
         lost_records=lost_records,
         lost_bytes=lost_bytes,
     )

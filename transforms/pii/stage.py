@@ -13,11 +13,10 @@ import apache_beam as beam
 
 from pilewright.schemas.audit import PII_ENTITIES
 from pilewright.schemas.stages.pii import PIIConfig
-from pilewright.schemas.records import DeadLetter, Document, RejectedDocument
+from pilewright.schemas.records import PAYLOAD_PREFIX_CHARS, DeadLetter, Document, RejectedDocument
 from pilewright.transforms.stage import (
     DEAD,
     ERROR_CHARS,
-    PAYLOAD_PREFIX_CHARS,
     StageResult,
     batch_with_fallback,
     count,

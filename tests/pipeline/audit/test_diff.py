@@ -4,17 +4,15 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import subprocess
-from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from explain_fixtures import ONE, families_run, threshold_runs
+from headless_page import CHROMIUM, assert_page_renders_offline
 from pilewright.pipeline.audit.diff import DiffError, diff_html, diff_runs
 from pilewright.pipeline.cli.main import main
 
-CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _cli(*argv) -> tuple[int, str, str]:
@@ -86,22 +84,4 @@ def test_the_page_escapes_document_text(runs):
 def test_diff_page_opens_in_headless_chromium_without_console_errors_or_requests(runs, tmp_path):
     page = tmp_path / "diff.html"
     assert _cli("diff", str(runs["base"]), str(runs["one"]), "--html", str(page))[0] == 0
-    shot, netlog = tmp_path / "diff.png", tmp_path / "net.json"
-    cmd = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={tmp_path / 'profile'}",
-        "--host-resolver-rules=MAP * ~NOTFOUND", f"--log-net-log={netlog}",
-        "--enable-logging=stderr", "--v=0", "--window-size=1280,1600", f"--screenshot={shot}", page.as_uri(),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=180)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    assert [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln] == []
-    assert shot.exists() and shot.stat().st_size > 20_000
-    import matplotlib.image
-
-    pixels = matplotlib.image.imread(str(shot))
-    assert pixels.shape[1] == 1280 and pixels[..., :3].std() > 0.05  # not a blank page
-    events = json.loads(netlog.read_text())["events"] if netlog.exists() else []
-    requests = {e["params"]["url"] for e in events
-                if "url" in e.get("params", {}) and e["params"].get("initiator") not in (None, "not an origin")}
-    assert {u for u in requests if not u.startswith("file:")} == set()
+    assert_page_renders_offline(page, tmp_path, height=1600)

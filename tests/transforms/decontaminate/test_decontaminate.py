@@ -19,6 +19,7 @@ from pilewright.transforms.decontaminate.cut import cut, merge
 from pilewright.transforms.decontaminate.index import Match
 from pilewright.transforms.decontaminate.ngrams import ngram_hashes, norm_word_spans, norm_words, word_hashes
 from pilewright.transforms.decontaminate.stage import decide
+from conftest import assert_conserved
 
 Q1 = ("Natalia sold clips to 48 of her friends in April, and then she sold half as many clips in May. "
       "How many clips did Natalia sell altogether in April and May?")
@@ -261,11 +262,7 @@ def test_a_failing_document_is_a_dead_letter_and_nothing_is_lost(tmp_path, monke
         res = p | beam.Create(docs) | Decontaminate(cfg_for(tmp_path))
         assert_that(res.errors | beam.Map(lambda e: (e.doc_id, e.stage, e.error_type)),
                     equal_to([("boom", "decontaminate", "ValueError")]), label="errors")
-        total = ((res.main | "CM" >> beam.combiners.Count.Globally(),
-                  res.rejected | "CR" >> beam.combiners.Count.Globally(),
-                  res.errors | "CE" >> beam.combiners.Count.Globally())
-                 | beam.Flatten() | beam.CombineGlobally(sum))
-        assert_that(total, equal_to([len(docs)]), label="conservation")
+        assert_conserved(res, len(docs))
 
 
 # ---- units of a phased job: their sections merge into what one pass over every document writes

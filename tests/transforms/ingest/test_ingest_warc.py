@@ -1,7 +1,6 @@
 """WARC/WET ingestion: every record of a file ends as a document, a rejection, a dead letter or a skip."""
 from __future__ import annotations
 
-import gzip
 import io
 import json
 import os
@@ -19,33 +18,14 @@ from pilewright.transforms.ingest.stage import ReadSources
 from pilewright.transforms.ingest.read import Rejection, SourceSpec, read_file
 from pilewright.transforms.ingest.read import Skip
 from pilewright.transforms.ingest.warc import decode_html
+from warc_records import gz_members, http, record
 
 WARC = SourceSpec(name="cc", domain="web", format="warc")
 WET = SourceSpec(name="cc", domain="web", format="wet")
 
 
-def record(rtype: str, uri: str, block: bytes, ctype: str = "application/http; msgtype=response",
-           clen: int | None = None, n: int = 0) -> bytes:
-    rid = uuid.UUID(int=n)
-    head = (
-        f"WARC/1.0\r\nWARC-Type: {rtype}\r\nWARC-Date: 2024-05-18T01:58:{n % 60:02d}Z\r\n"
-        f"WARC-Record-ID: <urn:uuid:{rid}>\r\nWARC-Target-URI: {uri}\r\nContent-Type: {ctype}\r\n"
-        f"Content-Length: {len(block) if clen is None else clen}\r\n\r\n"
-    ).encode()
-    return head + block + b"\r\n\r\n"
-
-
-def http(body: bytes, ctype: str = "text/html; charset=utf-8", status: str = "200 OK") -> bytes:
-    return f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n\r\n".encode() + body
-
-
 def page(i: int, words: str = "") -> bytes:
     return record("response", f"https://ex.com/{i}", http(f"<html><body><p>page {i} {words}</p></body></html>".encode()), n=i + 1)
-
-
-def gz_members(records: list[bytes]) -> bytes:
-    # one gzip member per record, as crawlers write them
-    return b"".join(gzip.compress(r, mtime=0) for r in records)
 
 
 def run(data: bytes, path: str, spec: SourceSpec = WARC) -> list:

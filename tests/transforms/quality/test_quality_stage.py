@@ -13,6 +13,7 @@ from pilewright.schemas.records import Document
 from pilewright.transforms.quality import rules as quality_rules
 from pilewright.transforms.quality.classifier import TrainParams, train_classifier
 from pilewright.transforms.quality.stage import QualityFilter
+from conftest import assert_conserved
 
 
 def prose(seed: int, n_sentences: int = 12) -> str:
@@ -102,12 +103,7 @@ def test_a_failing_document_becomes_a_dead_letter_and_nothing_is_lost(monkeypatc
         res = p | beam.Create(docs) | QualityFilter(QualityConfig())
         assert_that(res.errors | "Errors" >> beam.Map(lambda e: (e.doc_id, e.stage, e.error_type)),
                     equal_to([("web/boom", "quality", "RuntimeError")]), label="errors")
-        counts = [
-            (res.main | "CountKept" >> beam.combiners.Count.Globally()),
-            (res.rejected | "CountRejected" >> beam.combiners.Count.Globally()),
-            (res.errors | "CountErrors" >> beam.combiners.Count.Globally()),
-        ] | beam.Flatten() | "Sum" >> beam.CombineGlobally(sum)
-        assert_that(counts, equal_to([len(docs)]), label="conservation")
+        assert_conserved(res, len(docs))
 
 
 def test_c4_cleaning_changes_kept_text_only():

@@ -13,6 +13,7 @@ from pilewright.schemas.stages.span_dedup import SpanDedupConfig
 from pilewright.transforms.span_dedup import SpanDedup
 from pilewright.transforms.span_dedup.spans import remove_units, spans, units
 from pilewright.transforms.span_dedup.stage import order_key
+from conftest import assert_conserved
 
 FOOTER = "Forward-looking statements: this release contains statements that involve risks and uncertainties."
 _rng = random.Random(7)
@@ -130,11 +131,7 @@ def test_a_failing_document_is_a_dead_letter_and_nothing_is_lost(monkeypatch):
         res = p | beam.Create(docs) | SpanDedup(SpanDedupConfig(min_doc_words=0))
         assert_that(res.errors | beam.Map(lambda e: (e.doc_id, e.stage, e.error_type)),
                     equal_to([("boom", "span_dedup", "ValueError")]), label="errors")
-        total = ((res.main | "CM" >> beam.combiners.Count.Globally(),
-                  res.rejected | "CR" >> beam.combiners.Count.Globally(),
-                  res.errors | "CE" >> beam.combiners.Count.Globally())
-                 | beam.Flatten() | beam.CombineGlobally(sum))
-        assert_that(total, equal_to([len(docs)]), label="conservation")
+        assert_conserved(res, len(docs))
 
 
 def test_flow_order_puts_decontaminate_after_quality_and_span_dedup_after_dedup():
