@@ -160,6 +160,23 @@ def test_empty_or_missing_eval_file_is_an_error(tmp_path):
         check_eval_sets(cfg)
 
 
+def test_the_check_and_the_units_build_the_index_once_per_process(tmp_path, monkeypatch):
+    from pilewright.transforms.decontaminate import stage
+
+    builds = []
+    real = EvalIndex.build.__func__
+    monkeypatch.setattr(EvalIndex, "build", classmethod(lambda cls, cfg, items=None: builds.append(1) or real(cls, cfg, items)))
+    cfg = cfg_for(tmp_path)
+    check_eval_sets(cfg)
+    check_eval_sets(cfg)
+    assert stage.load_index(cfg).summaries == check_eval_sets(cfg)
+    assert len(builds) == 1
+    # an evaluation file changed on disk is read again
+    write_jsonl(tmp_path / "tqa.jsonl", [{"question": SHORT}, {"question": "Too short."}, {"question": Q2 + " Why?"}])
+    assert check_eval_sets(cfg)[2].items == 3
+    assert len(builds) == 2
+
+
 def test_config_checks():
     with pytest.raises(ValidationError, match="used once"):
         DecontaminateConfig(sets=[{"name": "a", "paths": ["p"], "fields": ["q"]}] * 2)
