@@ -173,8 +173,9 @@ class HFEncoder:
         # the batch call without offsets is ~25% faster per core than `encode`, even for one text
         return self._wrap(self._batch([text], add_special_tokens=False)[0].ids)
 
-    def encode_batch(self, texts: Sequence[str]) -> list[np.ndarray]:
-        """``encode`` of each text, in one call into the library. Every text must pass ``check_encodable``."""
+    def encode_batch(self, texts: Sequence[str], num_threads: int = 1) -> list[np.ndarray]:
+        """``encode`` of each text, in one call into the library, which spreads a batch over its own thread
+        pool (``num_threads`` is not the library's to take). Raises ``UnencodableText`` as ``encode``."""
         for t in texts:
             check_encodable(t)
         return [self._wrap(e.ids) for e in self._batch(list(texts), add_special_tokens=False)]

@@ -52,6 +52,9 @@ class RunContext:
     # (source, pattern, path) of exactly the files ingest reads (one unit of a phased run); None: every
     # file the sources' patterns match
     inputs: Optional[tuple[tuple[str, str, str], ...]] = None
+    # the cores a stage may use in its process by itself: the local final phase runs alone in the launcher
+    # (P); a unit process or a runner's worker shares its cores with the others (1)
+    threads: int = 1
 
     def per_source(self, stage: str) -> dict[str, Any]:
         """source -> the config of ``stage`` for that source, for the sources whose profile sets one."""

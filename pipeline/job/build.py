@@ -57,15 +57,16 @@ class JobResult:
 
 def build_pipeline(
     p: beam.Pipeline, loaded: LoadedConfig, out_dir: str, earlier: Sequence[Sequence[dict]],
-    progress_dir: Optional[str] = None,
+    progress_dir: Optional[str] = None, threads: int = 1,
 ) -> list[str]:
     """Adds the final phase to ``p``: the earlier phases' files read back -> the last corpus-wide stages
     (when no per-document stage follows them) -> the spine (``pipeline.job.stages.spine``: tokens and
     shards), plus side outputs, manifest and audit.
 
     ``earlier``: per earlier phase, its units' ``unit.json`` (``pipeline.job.phases``). ``progress_dir``: a
-    progress channel folder (``pipeline.progress``) the workers report to, or None. Returns the audited
-    stage names in flow order.
+    progress channel folder (``pipeline.progress``) the workers report to, or None. ``threads``: the cores
+    its stages may use in this process (``RunContext.threads``). Returns the audited stage names in flow
+    order.
     """
     cfg = loaded.resolved
     seed = cfg.run.seed
@@ -80,7 +81,7 @@ def build_pipeline(
 
     # the units encoded their documents when the last phase before this one could (``Phase.encode``)
     encoded = carried.tokens if plan_phases(cfg)[0][-1].encode else None
-    made = spine(docs, cfg, out_dir, work, encoded=encoded)
+    made = spine(docs, cfg, out_dir, work, encoded=encoded, threads=threads)
     results += made.results
     tokens_by = (
         made.tokens
@@ -294,7 +295,9 @@ def _run_job(
         final_started = time.monotonic()
         # locally the final phase runs in this process (in_memory); elsewhere on the user's runner
         p = beam.Pipeline(options=pipeline_options(unit_args(beam_args)) if local else options)
-        order = build_pipeline(p, loaded, out, done.earlier, progress_dir=watch.dir if watch else None)
+        # the final phase runs alone: locally its encoding may use the P cores the units used
+        order = build_pipeline(p, loaded, out, done.earlier, progress_dir=watch.dir if watch else None,
+                               threads=plan.processes if local else 1)
         if watch:
             if local:
                 watch.set_order(order)

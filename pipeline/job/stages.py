@@ -39,9 +39,9 @@ def target_shares(written_config: Mapping) -> Optional[Mapping[str, float]]:
 
 
 def run_context(cfg: RunConfig, work_dir: Optional[str] = None, out_dir: Optional[str] = None,
-                per_unit: bool = False) -> RunContext:
+                per_unit: bool = False, threads: int = 1) -> RunContext:
     return RunContext(seed=cfg.run.seed, sources=tuple(cfg.sources), work_dir=work_dir,
-                      source_stages=cfg.source_stages(), out_dir=out_dir, per_unit=per_unit)
+                      source_stages=cfg.source_stages(), out_dir=out_dir, per_unit=per_unit, threads=threads)
 
 
 def source_stage(cfg: RunConfig, work_dir: Optional[str],
@@ -112,12 +112,13 @@ def encoder_name(cfg: RunConfig) -> Optional[str]:
 
 
 def spine(docs: beam.PCollection, cfg: RunConfig, out_dir: str, work_dir: str,
-          encoded: Optional[beam.PCollection] = None) -> Spine:
+          encoded: Optional[beam.PCollection] = None, threads: int = 1) -> Spine:
     """Curated Documents -> tokenize -> mix (when its block is on) -> shard, each built by its family from
-    its own block; ``work_dir``: the final phase's spill folder. ``encoded``: the TokenizedDocuments the
+    its own block; ``work_dir``: the final phase's spill folder; ``threads``: the cores its stages may use
+    (``RunContext.threads``). ``encoded``: the TokenizedDocuments the
     units already made (``unit_encoder``; ``docs`` then carry ``n_tokens``), so tokenize only loads the
     tokenizer here, and its audit rows are the units'."""
-    context = run_context(cfg, work_dir, out_dir)
+    context = run_context(cfg, work_dir, out_dir, threads=threads)
     tokenize = flow.TOKENIZE
     results: list[tuple[str, StageResult]] = []
     if encoded is None:

@@ -41,6 +41,17 @@ def test_round_trip_edge_cases(encoder, text):
     assert encoder.decode(encoder.encode(text)[:-1]) == text
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200)
+                | st.sampled_from(["meta\u2581space", "\u2581", ""]), max_size=12),
+       st.sampled_from([1, 2, 3]))
+def test_a_batch_on_threads_encodes_each_text_as_encode_does(encoder, texts, threads):
+    got = encoder.encode_batch(texts, num_threads=threads)
+    assert len(got) == len(texts)
+    for text, ids in zip(texts, got):
+        assert ids.dtype == np.uint32 and ids.tolist() == encoder.encode(text).tolist()
+
+
 def test_digits_are_split(encoder):
     pieces = [encoder.sp.id_to_piece(int(i)) for i in encoder.encode("2024")[:-1]]
     assert all(len(p.strip("\u2581")) <= 1 for p in pieces)

@@ -27,7 +27,7 @@ def build_stage(config: TokenizerConfig, context) -> Tokenize:
     """The stage of the spine (``transforms.flow.TOKENIZE``) for the ``tokenizer:`` block; the model is
     copied to OUT/tokenizer."""
     model_dir = FileSystems.join(context.out_dir, layout.TOKENIZER) if context.out_dir is not None else None
-    return Tokenize(config, context.seed, model_dir, context.work_dir)
+    return Tokenize(config, context.seed, model_dir, context.work_dir, threads=context.threads)
 
 
 def build_unit_stage(config: TokenizerConfig, context) -> Tokenize:

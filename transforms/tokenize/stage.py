@@ -17,12 +17,15 @@ from pilewright.tokenizer.hf import TOKENIZER_FILE, HFEncoder, HFOptions, hf_inf
 from pilewright.tokenizer.spm_train import train_bpe
 from pilewright.transforms.hashing import stable_hash64
 from pilewright.transforms.spill import RangeReader, SpillDocumentsFn, SpillWriter, iter_documents
-from pilewright.transforms.stage import count, dead_lettered, distribution
+from pilewright.transforms.stage import DEAD, batch_with_fallback, count, dead_lettered, distribution
 
 STAGE = "tokenize"
 # documents sampled for training are pre-filtered by hash to about this multiple of sample_docs, so the
 # Top-K combine never holds much more than the sample itself
 _OVERSAMPLE = 1.5
+# documents per call into the library when encoding on several threads (``Encode(threads=...)``): enough
+# for every thread to have work, few enough that a batch's texts and arrays stay a few MB
+ENCODE_BATCH = 256
 
 
 def _sample_threshold(n_docs: int, sample_docs: int) -> int:
@@ -191,13 +194,19 @@ class _EncodeFn(beam.DoFn):
         self._hf = hf
         self._encoder = None
 
-    def process(self, doc: Document, model: bytes) -> Iterable:
+    def _encoder_for(self, model: bytes):
         # side inputs are not available in setup(); the model is built on first use and kept
         if self._encoder is None:
             hf = self._hf
             self._encoder = (Encoder(model) if hf is None else
                              HFEncoder(model, eos_token=hf.eos_token, bos_token=hf.bos_token, add_bos=hf.add_bos))
-        tokens = self._encoder.encode(doc.text)
+        return self._encoder
+
+    def process(self, doc: Document, model: bytes) -> Iterable:
+        yield from self._emit(doc, self._encoder_for(model).encode(doc.text))
+
+    @staticmethod
+    def _emit(doc: Document, tokens) -> Iterable:
         n = int(tokens.shape[0])
         yield TokenizedDocument(
             id=doc.id, source=doc.source, domain=doc.domain, tokens=tokens.astype("<u4", copy=False).tobytes(), n_tokens=n
@@ -205,6 +214,22 @@ class _EncodeFn(beam.DoFn):
         yield beam.pvalue.TaggedOutput("annotated", doc._replace(n_tokens=n))
         distribution(STAGE, "doc_tokens", n)
         count(STAGE, "kept")
+
+
+class _EncodeBatchFn(_EncodeFn):
+    """``_EncodeFn`` over batches: each batch goes to the library in one call, on ``threads`` threads (the
+    local final phase runs alone on the machine, so its encoding can use every core). A batch that fails
+    is encoded document by document, so only the document at fault becomes a dead letter."""
+
+    def __init__(self, hf: Optional[HFOptions], threads: int):
+        super().__init__(hf)
+        self._threads = threads
+
+    def process(self, batch: list[Document], model: bytes) -> Iterable:
+        encoder = self._encoder_for(model)
+        yield from batch_with_fallback(
+            batch, lambda docs: encoder.encode_batch([d.text for d in docs], num_threads=self._threads),
+            lambda d: encoder.encode(d.text), self._emit, STAGE)
 
 
 class _SpillTokensFn(beam.DoFn):
@@ -253,20 +278,30 @@ class Encode(beam.PTransform):
     """Document -> EncodeResult(main=TokenizedDocument, rejected=empty, errors=DeadLetter, annotated=Document).
 
     Counters: ``tokenize/kept``, distribution ``tokenize/doc_tokens``. Deterministic; no shuffle.
-    With ``work_dir`` (a job's ``OUT/.work/tokens``) the token arrays are written there once and the
+    ``threads`` > 1: documents go to the library in batches of ``ENCODE_BATCH`` and a sentencepiece model
+    encodes each batch on that many threads (a Hugging Face tokenizer on its own thread pool); the arrays
+    are the same whatever the threads. With ``work_dir`` (a job's ``OUT/.work/tokens``) the token arrays are written there once and the
     TokenizedDocuments carry references (``ref_path``, ``ref_offset``) instead of the arrays.
     """
 
-    def __init__(self, model: beam.PCollection, hf: Optional[HFOptions] = None, work_dir: Optional[str] = None):
+    def __init__(self, model: beam.PCollection, hf: Optional[HFOptions] = None, work_dir: Optional[str] = None,
+                 threads: int = 1):
         super().__init__()
         self._model = model
         self._hf = hf
         self._work_dir = work_dir
+        self._threads = threads
 
     def expand(self, docs: beam.PCollection) -> EncodeResult:
-        outs, errors = dead_lettered(docs, "Encode", _EncodeFn(self._hf), STAGE, main_tag="tokens",
+        fn: beam.DoFn = _EncodeFn(self._hf)
+        if self._threads > 1:
+            # batches only to hand the library several texts at once for its threads
+            docs = docs | "Batch" >> beam.BatchElements(min_batch_size=ENCODE_BATCH, max_batch_size=ENCODE_BATCH)
+            fn = _EncodeBatchFn(self._hf, self._threads)
+        outs, errors = dead_lettered(docs, "Encode", fn, STAGE, main_tag="tokens",
                                      main_type=TokenizedDocument,
-                                     side_inputs={"model": beam.pvalue.AsSingleton(self._model)}, annotated=Document)
+                                     side_inputs={"model": beam.pvalue.AsSingleton(self._model)}, annotated=Document,
+                                     **{DEAD: DeadLetter})
         rejected = docs.pipeline | "NoRejections" >> beam.Create([]).with_output_types(RejectedDocument)
         tokens = outs["tokens"]
         if self._work_dir is not None:
@@ -301,10 +336,11 @@ class Tokenize(beam.PTransform):
     """
 
     def __init__(self, cfg: TokenizerConfig, seed: int, model_dir: Optional[str] = None,
-                 work_dir: Optional[str] = None):
+                 work_dir: Optional[str] = None, threads: int = 1):
         super().__init__()
         self._cfg = cfg
         self._seed = seed
+        self._threads = threads
         # outside a job (tests, benchmarks) the model and the spill files go to a temporary folder
         self._model_dir = model_dir if model_dir is not None else tempfile.mkdtemp(prefix="pilewright-tokenizer-")
         self._work_dir = work_dir if work_dir is not None else tempfile.mkdtemp(prefix="pilewright-tokenize-")
@@ -325,7 +361,7 @@ class Tokenize(beam.PTransform):
                 | "ReadCurated" >> beam.FlatMap(iter_documents).with_output_types(Document)
             )
             info = model | "TokenizerInfo" >> beam.Map(model_info)
-        encoded = docs | "Encode" >> Encode(model, hf, FileSystems.join(work, "tokens"))
+        encoded = docs | "Encode" >> Encode(model, hf, FileSystems.join(work, "tokens"), self._threads)
         return TokenizeResult(main=encoded.main, rejected=encoded.rejected, errors=encoded.errors,
                               stats=encoded.stats, annotated=encoded.annotated, info=info)
 

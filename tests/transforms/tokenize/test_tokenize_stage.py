@@ -30,14 +30,15 @@ def _docs(n: int) -> list[Document]:
     return [Document(id=f"s/{i}", text=t, source="s", domain="general") for i, t in enumerate(texts)]
 
 
-def test_hf_stage_in_beam_matches_the_encoder_and_loses_nothing(tok_json, tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_hf_stage_in_beam_matches_the_encoder_and_loses_nothing(tok_json, tmp_path, threads):
     docs = _docs(40)
     enc = HFEncoder(tok_json, **HF._asdict())
     want = sorted((d.id, len(enc.encode(d.text))) for d in docs)
     arrays = {d.id: enc.encode(d.text).astype("<u4").tobytes() for d in docs}
     with TestPipeline() as p:
         model = p | "Model" >> beam.Create([tok_json])
-        result = p | beam.Create(docs) | tokenize.Encode(model, HF, str(tmp_path / "tokens"))
+        result = p | beam.Create(docs) | tokenize.Encode(model, HF, str(tmp_path / "tokens"), threads)
         assert_that(result.main | "N" >> beam.Map(lambda t: (t.id, t.n_tokens)), equal_to(want), label="tokens")
         assert_that(result.annotated | "A" >> beam.Map(lambda d: (d.id, d.n_tokens)), equal_to(want), label="docs")
         assert_that(result.errors, equal_to([]), label="errors")
@@ -80,7 +81,8 @@ def test_tokenize_stage_takes_its_tokenizer_from_its_block(tok_json, tmp_path):
     assert (tmp_path / "out" / "tokenizer" / "tokenizer.json").read_bytes() == tok_json
 
 
-def test_a_document_the_tokenizer_cannot_take_is_a_dead_letter_and_the_rest_go_on(tok_json, tmp_path):
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_document_the_tokenizer_cannot_take_is_a_dead_letter_and_the_rest_go_on(tok_json, tmp_path, threads):
     docs = _docs(6)
     bad = Document(id="s/bad", text="lone surrogate", source="s", domain="general")
     with TestPipeline() as p:
@@ -88,7 +90,45 @@ def test_a_document_the_tokenizer_cannot_take_is_a_dead_letter_and_the_rest_go_o
         # the lone surrogate is put in after Create (its coder could not carry one); the encoder refuses it
         result = (p | beam.Create(docs + [bad])
                   | "Surrogate" >> beam.Map(lambda d: d._replace(text="lone \ud800 surrogate") if d.id == "s/bad" else d)
-                  | tokenize.Encode(model, HF, str(tmp_path / "tokens")))
+                  | tokenize.Encode(model, HF, str(tmp_path / "tokens"), threads))
         assert_that(result.main | "Ids" >> beam.Map(lambda t: t.id), equal_to([d.id for d in docs]), label="kept")
         assert_that(result.errors | "Why" >> beam.Map(lambda e: (e.stage, e.doc_id, e.error_type)),
                     equal_to([("tokenize", "s/bad", "UnencodableText")]), label="dead")
+
+
+def test_sentencepiece_on_threads_gives_each_document_its_own_tokens(tmp_path):
+    """The final phase's batched encoding (``threads`` > 1): every document gets the arrays ``encode``
+    gives it alone, U+2581 included, and the stage is built that way from ``RunContext.threads``."""
+    from pilewright.schemas.config import TokenizerConfig
+    from pilewright.tokenizer.spm import Encoder
+    from pilewright.tokenizer.spm_train import train_bpe
+    from pilewright.transforms import tokenize as family
+    from pilewright.transforms.flow import RunContext
+
+    model = train_bpe([r["text"] for r in sample_texts(20)], vocab_size=1000)
+    (tmp_path / "tok.model").write_bytes(model)
+    docs = _docs(300) + [Document(id="s/meta", text="meta\u2581space \u2581", source="s", domain="general")]
+    enc = Encoder(model)
+    arrays = sorted((d.id, enc.encode(d.text).astype("<u4").tobytes()) for d in docs)
+    context = RunContext(seed=0, out_dir=str(tmp_path / "out"), work_dir=str(tmp_path / "work"), threads=2)
+    stage = family.build_stage(TokenizerConfig(model=str(tmp_path / "tok.model")), context)
+    with TestPipeline() as p:
+        result = p | beam.Create(docs) | stage
+        refs = result.main | "Barrier" >> beam.Reshuffle() | "Refs" >> beam.Map(_read_back)
+        assert_that(refs, equal_to(arrays), label="refs")
+        assert_that(result.errors, equal_to([]), label="errors")
+    assert any(label.endswith("Encode/Batch") for label in _labels(p))
+
+
+def _labels(p) -> list[str]:
+    found = []
+
+    class Visit(beam.pipeline.PipelineVisitor):
+        def enter_composite_transform(self, node):
+            found.append(node.full_label)
+
+        def visit_transform(self, node):
+            found.append(node.full_label)
+
+    p.visit(Visit())
+    return found
