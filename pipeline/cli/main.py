@@ -68,7 +68,7 @@ def cmd_run(args: argparse.Namespace, beam_args: list[str]) -> int:
     try:
         progress = None if args.quiet else progress_display(beam_args, sys.stderr)
         result = run_job(loaded, beam_args, args.output, progress=progress, resume=args.resume,
-                         overwrite=args.overwrite)
+                         overwrite=args.overwrite, inputs_checked=True)
     except BaseException as e:
         # Beam re-raises an interrupt that lands inside a running step as a RuntimeError naming it: the
         # flag, not only the exception's type, says the user stopped the run

@@ -242,13 +242,16 @@ def run_job(
     resume: bool = False,
     overwrite: bool = False,
     on_unit: Optional[Callable[[int, int], None]] = None,
+    inputs_checked: bool = False,
 ) -> JobResult:
     """``_run_job`` with the output folder claimed for the run's length (``pipeline.job.output_guard``:
-    refusals, marker, lock). ``overwrite``: use a folder that is not a pilewright output anyway."""
+    refusals, marker, lock). ``overwrite``: use a folder that is not a pilewright output anyway.
+    ``inputs_checked``: the caller ran ``check_inputs_exist`` on this config already (the CLI does, to
+    fail before it announces the run), so the job does not read every evaluation set a second time."""
     # nothing under OUT is deleted or written before the claim; released at the end
     dry_run = bool(pipeline_options(beam_args).get_all_options().get("dry_run"))
     with (contextlib.nullcontext() if dry_run else claim_output(output_dir(loaded, out_dir), overwrite)):
-        return _run_job(loaded, beam_args, out_dir, progress, resume, on_unit)
+        return _run_job(loaded, beam_args, out_dir, progress, resume, on_unit, inputs_checked)
 
 
 def _run_job(
@@ -258,6 +261,7 @@ def _run_job(
     progress: Optional[Callable[[ProgressView], None]] = None,
     resume: bool = False,
     on_unit: Optional[Callable[[int, int], None]] = None,
+    inputs_checked: bool = False,
 ) -> JobResult:
     """Runs the job to completion, in phases (``pipeline.job.phases``), and returns the audit and manifest.
 
@@ -267,7 +271,8 @@ def _run_job(
     config and inputs (each unit is checked against its fingerprint).
     """
     out = output_dir(loaded, out_dir)
-    check_inputs_exist(loaded.resolved, loaded.written)
+    if not inputs_checked:
+        check_inputs_exist(loaded.resolved, loaded.written)
     options = pipeline_options(beam_args)
     # remote workers read the embedded sample from their installed package, never this machine's paths
     loaded = prepare_for_runner(loaded, beam_args, out)

@@ -160,23 +160,6 @@ def test_empty_or_missing_eval_file_is_an_error(tmp_path):
         check_eval_sets(cfg)
 
 
-def test_the_check_and_the_units_build_the_index_once_per_process(tmp_path, monkeypatch):
-    from pilewright.transforms.decontaminate import stage
-
-    builds = []
-    real = EvalIndex.build.__func__
-    monkeypatch.setattr(EvalIndex, "build", classmethod(lambda cls, cfg, items=None: builds.append(1) or real(cls, cfg, items)))
-    cfg = cfg_for(tmp_path)
-    check_eval_sets(cfg)
-    check_eval_sets(cfg)
-    assert stage.load_index(cfg).summaries == check_eval_sets(cfg)
-    assert len(builds) == 1
-    # an evaluation file changed on disk is read again
-    write_jsonl(tmp_path / "tqa.jsonl", [{"question": SHORT}, {"question": "Too short."}, {"question": Q2 + " Why?"}])
-    assert check_eval_sets(cfg)[2].items == 3
-    assert len(builds) == 2
-
-
 def test_config_checks():
     with pytest.raises(ValidationError, match="used once"):
         DecontaminateConfig(sets=[{"name": "a", "paths": ["p"], "fields": ["q"]}] * 2)
@@ -252,6 +235,30 @@ def test_cli_refuses_an_empty_eval_file(tmp_path, capsys):
     cfg = _config_file(tmp_path, [])
     assert main(["run", "--config", str(cfg), "--output", str(tmp_path / "out")]) == 2
     assert "holds no records" in capsys.readouterr().err
+
+
+def test_a_cli_run_reads_the_evaluation_sets_once_before_it_starts(tmp_path, monkeypatch):
+    """The CLI checks the inputs before it announces the run; the job does not check them again (each
+    check builds the whole index: ~2.5 s for MMLU, GSM8K, TruthfulQA and HumanEval)."""
+    from pilewright.pipeline.cli.main import main
+    from pilewright.pipeline.job import build
+
+    builds = []
+    real = EvalIndex.build.__func__
+    monkeypatch.setattr(EvalIndex, "build",
+                        classmethod(lambda cls, cfg, items=None: builds.append(1) or real(cls, cfg, items)))
+
+    class Started(Exception):
+        pass
+
+    def started(*_a, **_k):
+        raise Started
+
+    monkeypatch.setattr(build, "run_phases", started)  # the checks are over once the phases would start
+    cfg = _config_file(tmp_path, [{"question": "What is two plus two, asked the teacher of the class?"}])
+    with pytest.raises(Started):
+        main(["run", "--config", str(cfg), "--output", str(tmp_path / "out"), "--quiet"])
+    assert len(builds) == 1
 
 
 def test_eval_paths_are_relative_to_the_config_file(tmp_path):
