@@ -7,6 +7,7 @@ corpus phase runs in this process, ``in_memory``; on any other runner each phase
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Sequence
@@ -21,10 +22,12 @@ from pilewright.pipeline.job.phases import (
     Phase,
     build_corpus_phase,
     build_unit,
+    phase_dir,
     plan_phases,
     read_unit_file,
     remove_path,
     unit_dir,
+    write_json_atomic,
 )
 from pilewright.pipeline.job.stage_timing import stage_seconds
 from pilewright.pipeline.job.stages import SOURCE
@@ -38,6 +41,7 @@ from pilewright.pipeline.job.units import (
     cut_even,
 )
 from pilewright.schemas.config import RunConfig
+from pilewright.schemas.errors import UserError
 
 
 @dataclass
@@ -52,13 +56,61 @@ class PhasesDone:
     phase_units: dict = field(default_factory=dict)  # phase name -> its units (run or reused)
 
 
-def _doc_files(infos: Sequence[dict]) -> list[InputFile]:
-    """The documents a phase wrote, as the input files of the next unit phase (sizes from the filesystem)."""
+# beside a phase's units: the size of every document file the phase wrote, recorded when the phase ends,
+# so a resumed run cuts the next phase's units the same way after those files were removed
+DOC_SIZES = "doc_sizes.json"
+
+
+class WorkRemovedError(UserError):
+    """A resumed run needs working files an earlier run already removed."""
+
+
+def _doc_files(infos: Sequence[dict], recorded: Optional[dict] = None) -> list[InputFile]:
+    """The documents a phase wrote, as the input files of the next unit phase (sizes as ``recorded`` when
+    the phase ended, else from the filesystem)."""
     paths = sorted(p for u in infos for p in u["files"]["docs"])
     if not paths:
         return []
-    sizes = {m.path: m.size_in_bytes for r in FileSystems.match(paths) for m in r.metadata_list}
+    sizes = dict(recorded or {})
+    unknown = [p for p in paths if p not in sizes]
+    if unknown:
+        sizes.update({m.path: m.size_in_bytes for r in FileSystems.match(unknown) for m in r.metadata_list})
     return [InputFile("", "", p, int(sizes.get(p, 0)), 0.0) for p in paths]
+
+
+def _record_doc_sizes(out: str, phase: Phase, infos: Sequence[dict]) -> None:
+    write_json_atomic({f.path: f.size for f in _doc_files(infos)}, FileSystems.join(phase_dir(out, phase), DOC_SIZES))
+
+
+def _recorded_doc_sizes(out: str, phase: Phase) -> dict:
+    path = FileSystems.join(phase_dir(out, phase), DOC_SIZES)
+    try:
+        if FileSystems.exists(path):
+            with FileSystems.open(path, compression_type="uncompressed") as f:
+                return json.loads(f.read().decode("utf-8"))
+    except (OSError, ValueError):
+        pass
+    return {}
+
+
+def _drop_docs(out: str, phase: Phase, infos: Sequence[dict]) -> None:
+    """Removes the documents ``phase`` wrote once the phase after it has read them all: only the last
+    phase's documents reach the final phase (the others' rejections, dead letters and places stay)."""
+    for info in infos:
+        remove_path(FileSystems.join(unit_dir(out, Unit(int(info["unit"]), ()), phase), "docs"))
+
+
+def _check_inputs_kept(phase: Phase, before: Phase, tasks: Sequence["UnitTask"]) -> None:
+    """A unit of ``phase`` that must run again reads ``before``'s documents: one line when they are gone."""
+    paths = sorted({f.path for t in tasks for f in t.unit.files})
+    if not paths:
+        return
+    found = {m.path for r in FileSystems.match(paths) for m in r.metadata_list}
+    missing = [p for p in paths if p not in found]
+    if missing:
+        raise WorkRemovedError(
+            f"--resume: {len(missing)} document file(s) of phase {before.name} that {phase.name} must read again "
+            f"were removed when the interrupted run went past them (e.g. {missing[0]}); run without --resume")
 
 
 def _fingerprint(*parts: str) -> str:
@@ -77,8 +129,9 @@ def run_phases(cfg: RunConfig, config_sha256: str, out: str, plan: Plan, beam_ar
                on_unit: Optional[Callable[[int, int], None]] = None) -> PhasesDone:
     phases, _final = plan_phases(cfg)
     done = PhasesDone(earlier=[])
-    for phase in phases:
+    for i, phase in enumerate(phases):
         started = time.monotonic()
+        reused_before = done.reused
         if phase.kind == "corpus":
             infos = _run_corpus_phase(cfg, config_sha256, out, phase, done, beam_args, options, local, dry_run,
                                       resume, progress_dir)
@@ -89,11 +142,22 @@ def run_phases(cfg: RunConfig, config_sha256: str, out: str, plan: Plan, beam_ar
                 units = (Unit(0, tuple(_doc_files(done.earlier[-1]))),) if not dry_run else (Unit(0, ()),)
             else:
                 # the next per-document phase is cut from what the phase before wrote, by the same budget
-                units = tuple(cut_even(_doc_files(done.earlier[-1]), plan.unit_bytes * SPILL_BYTES_PER_INPUT_BYTE,
+                recorded = _recorded_doc_sizes(out, phases[i - 1]) if resume and not dry_run else None
+                units = tuple(cut_even(_doc_files(done.earlier[-1], recorded),
+                                       plan.unit_bytes * SPILL_BYTES_PER_INPUT_BYTE,
                                        plan.processes, int(MIN_UNIT_MB * MB * SPILL_BYTES_PER_INPUT_BYTE)))
             infos = _run_unit_phase(cfg, config_sha256, out, phase, units, plan.processes, beam_args, options,
-                                    local, dry_run, resume, done, progress_dir, on_unit)
+                                    local, dry_run, resume, done, progress_dir, on_unit,
+                                    before=phases[i - 1] if i else None)
         done.earlier.append(infos)
+        if not dry_run:
+            # a phase reused whole keeps its record: its files may be gone already (the next phase read them)
+            if done.reused - reused_before < len(infos) or not _recorded_doc_sizes(out, phase):
+                _record_doc_sizes(out, phase, infos)
+            if i:
+                # the phase before's documents have been read by every unit of this one (issue 24: the
+                # working state is cleaned as each phase's consumers finish)
+                _drop_docs(out, phases[i - 1], done.earlier[-2])
         done.phase_units[phase.name] = len(infos)
         done.seconds[phase.name] = round(time.monotonic() - started, 3)
         done.peak_mb[phase.name] = peak_rss_mb()
@@ -127,7 +191,7 @@ def _unit_fingerprint(config_sha256: str, unit: Unit, phase: Phase) -> str:
 
 
 def _run_unit_phase(cfg, config_sha256, out, phase, units, processes, beam_args, options, local, dry_run, resume,
-                    done: PhasesDone, progress_dir, on_unit) -> list[dict]:
+                    done: PhasesDone, progress_dir, on_unit, before: Optional[Phase] = None) -> list[dict]:
     tasks, kept = [], {}
     for unit in units:
         fp = _unit_fingerprint(config_sha256, unit, phase)
@@ -141,6 +205,8 @@ def _run_unit_phase(cfg, config_sha256, out, phase, units, processes, beam_args,
         tasks.append(UnitTask(cfg, out, unit, fp, tuple(unit_args(beam_args) if local else beam_args),
                               progress_dir if local else None, phase))
     done.units += len(units)
+    if resume and not dry_run and before is not None:
+        _check_inputs_kept(phase, before, tasks)
     if local:
         finished = run_units(tasks, processes,
                              on_done=(lambda d, n, total: on_unit(n + len(kept), total + len(kept)))

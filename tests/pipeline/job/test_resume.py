@@ -136,3 +136,87 @@ def test_a_changed_input_or_config_is_not_reused(tmp_path):
     # how the run is cut is not part of what it writes: the same hash
     cfg.write_text("run: {workers: 3, unit_mb: 5}\nsources: [{name: s, paths: [d.jsonl], format: jsonl}]\n")
     assert load_config(str(cfg)).sha256 == loaded.sha256
+
+
+# ---- the working state is cleaned as each phase's consumers finish
+
+@pytest.fixture(scope="module")
+def phased_corpus(tmp_path_factory):
+    """curate -> decide (dedup) -> finish (pii) -> final: three phases before the final one."""
+    root = tmp_path_factory.mktemp("cleaned")
+    texts = sample_texts(24)
+    rows = [{"id": i, "text": r["text"]} for i, r in enumerate(texts + texts[:4])]
+    for k in range(4):
+        with open(root / f"d{k}.jsonl", "w") as f:
+            for r in rows[k::4]:
+                f.write(json.dumps(r) + "\n")
+    cfg = root / "c.yaml"
+    cfg.write_text("run: {unit_mb: 0.000001, workers: 1}\n"
+                   "sources: [{name: s, paths: [d*.jsonl], format: jsonl}]\n"
+                   "stages: {normalize: {}, dedup: {}, pii: {}}\n"
+                   "tokenizer: {train: {vocab_size: 600}}\nshards: {num_shards: 2}\n")
+    reference = root / "reference"
+    run(cfg, reference)
+    return root, cfg, digests(reference)
+
+
+def _docs_dirs(out: Path, phase: str) -> list[Path]:
+    return sorted(p for p in (out / ".work" / phase).glob("*/docs") if p.is_dir())
+
+
+def test_each_phase_s_documents_go_once_the_next_phase_has_read_them(phased_corpus):
+    root, cfg, reference = phased_corpus
+    out = root / "killed_in_final"
+    # the tokenizer is trained in the final phase: by then every earlier phase has finished
+    killed = kill_when(cfg, out, lambda o: (o / "tokenizer").is_dir() and any((o / "tokenizer").iterdir()))
+    assert killed, "the run finished before the final phase could be caught"
+    work = out / ".work"
+    assert {p.name for p in work.iterdir() if p.is_dir()} >= {"curate", "decide1", "finish2"}
+    # curate's and decide's documents were read by the phase after them and removed; the last phase's stay
+    assert _docs_dirs(out, "curate") == [] and _docs_dirs(out, "decide1") == []
+    assert _docs_dirs(out, "finish2")
+    # what the final phase reads from the earlier phases is kept: places, rejections, unit files
+    assert list((work / "curate").glob("*/places")) and len(list((work / "curate").glob("*/unit.json"))) == 4
+    units = sum(len(list((work / phase).glob("*/unit.json"))) for phase in ("curate", "decide1", "finish2"))
+    run(cfg, out, "--resume")
+    assert digests(out) == reference
+    # every unit is reused: the finish units are cut from decide's recorded file sizes, not its files
+    assert json.loads((out / "audit" / "run.json").read_text())["resume"]["reused_units"] == units
+
+
+def test_a_unit_that_must_run_again_without_its_inputs_is_one_line(phased_corpus, capsys):
+    from pilewright.pipeline.cli.main import main
+
+    root, cfg, _reference = phased_corpus
+    out = root / "killed_then_broken"
+    killed = kill_when(cfg, out, lambda o: (o / "tokenizer").is_dir() and any((o / "tokenizer").iterdir()))
+    assert killed
+    victim = sorted((out / ".work" / "finish2").glob("*/unit.json"))[0]
+    victim.unlink()  # that finish unit must run again, and decide's documents are gone
+    assert main(["run", "--config", str(cfg), "--output", str(out), "--quiet", "--resume"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "were removed" in err[0] and "run without --resume" in err[0]
+
+
+def test_the_next_phase_is_cut_the_same_from_recorded_sizes_once_the_files_are_gone(tmp_path):
+    from pilewright.pipeline.job import phase_runner
+    from pilewright.pipeline.job.phases import Phase
+    from pilewright.pipeline.job.units import cut_even
+
+    paths = []
+    for i, n in enumerate([3000, 5000, 1000, 7000, 2000]):
+        path = tmp_path / "work" / f"f{i}.bin"
+        path.parent.mkdir(exist_ok=True)
+        path.write_bytes(b"x" * n)
+        paths.append(str(path))
+    infos = [{"unit": 0, "files": {"docs": paths[:2]}}, {"unit": 1, "files": {"docs": paths[2:]}}]
+    phase = Phase(1, "corpus", ("dedup",))
+    live = phase_runner._doc_files(infos)
+    phase_runner._record_doc_sizes(str(tmp_path / "out"), phase, infos)
+    for path in paths:
+        os.remove(path)
+    recorded = phase_runner._recorded_doc_sizes(str(tmp_path / "out"), phase)
+    assert phase_runner._doc_files(infos, recorded) == live
+    assert cut_even(phase_runner._doc_files(infos, recorded), 8000, 2) == cut_even(live, 8000, 2)
+    # without the record the sizes are lost, and so is the cut the units' fingerprints come from
+    assert cut_even(phase_runner._doc_files(infos), 8000, 2) != cut_even(live, 8000, 2)
