@@ -78,19 +78,19 @@ def _doc_files(infos: Sequence[dict], recorded: Optional[dict] = None) -> list[I
     return [InputFile("", "", p, int(sizes.get(p, 0)), 0.0) for p in paths]
 
 
-def _record_doc_sizes(out: str, phase: Phase, infos: Sequence[dict]) -> None:
-    write_json_atomic({f.path: f.size for f in _doc_files(infos)}, FileSystems.join(phase_dir(out, phase), DOC_SIZES))
-
-
-def _recorded_doc_sizes(out: str, phase: Phase) -> dict:
+def _doc_sizes(out: str, phase: Phase, infos: Sequence[dict], reused_whole: bool) -> dict:
+    """{path: size} of every document file ``phase`` wrote, recorded beside its units. A phase reused whole
+    keeps the record it has: its files may be gone already (the phase after it read them)."""
     path = FileSystems.join(phase_dir(out, phase), DOC_SIZES)
-    try:
-        if FileSystems.exists(path):
+    if reused_whole:
+        try:
             with FileSystems.open(path, compression_type="uncompressed") as f:
                 return json.loads(f.read().decode("utf-8"))
-    except (OSError, ValueError):
-        pass
-    return {}
+        except (OSError, ValueError):  # none (a run before 481d441): the files are still there
+            pass
+    sizes = {f.path: f.size for f in _doc_files(infos)}
+    write_json_atomic(sizes, path)
+    return sizes
 
 
 def _drop_docs(out: str, phase: Phase, infos: Sequence[dict]) -> None:
@@ -129,6 +129,7 @@ def run_phases(cfg: RunConfig, config_sha256: str, out: str, plan: Plan, beam_ar
                on_unit: Optional[Callable[[int, int], None]] = None) -> PhasesDone:
     phases, _final = plan_phases(cfg)
     done = PhasesDone(earlier=[])
+    sizes: Optional[dict] = None  # the document file sizes of the phase before (``_doc_sizes``)
     for i, phase in enumerate(phases):
         started = time.monotonic()
         reused_before = done.reused
@@ -139,11 +140,10 @@ def run_phases(cfg: RunConfig, config_sha256: str, out: str, plan: Plan, beam_ar
             if phase.first:
                 units = plan.units
             elif not local:
-                units = (Unit(0, tuple(_doc_files(done.earlier[-1]))),) if not dry_run else (Unit(0, ()),)
+                units = (Unit(0, tuple(_doc_files(done.earlier[-1], sizes))),) if not dry_run else (Unit(0, ()),)
             else:
                 # the next per-document phase is cut from what the phase before wrote, by the same budget
-                recorded = _recorded_doc_sizes(out, phases[i - 1]) if resume and not dry_run else None
-                units = tuple(cut_even(_doc_files(done.earlier[-1], recorded),
+                units = tuple(cut_even(_doc_files(done.earlier[-1], sizes),
                                        plan.unit_bytes * SPILL_BYTES_PER_INPUT_BYTE,
                                        plan.processes, int(MIN_UNIT_MB * MB * SPILL_BYTES_PER_INPUT_BYTE)))
             infos = _run_unit_phase(cfg, config_sha256, out, phase, units, plan.processes, beam_args, options,
@@ -151,9 +151,7 @@ def run_phases(cfg: RunConfig, config_sha256: str, out: str, plan: Plan, beam_ar
                                     before=phases[i - 1] if i else None)
         done.earlier.append(infos)
         if not dry_run:
-            # a phase reused whole keeps its record: its files may be gone already (the next phase read them)
-            if done.reused - reused_before < len(infos) or not _recorded_doc_sizes(out, phase):
-                _record_doc_sizes(out, phase, infos)
+            sizes = _doc_sizes(out, phase, infos, reused_whole=done.reused - reused_before == len(infos))
             if i:
                 # the phase before's documents have been read by every unit of this one (issue 24: the
                 # working state is cleaned as each phase's consumers finish)

@@ -212,10 +212,12 @@ def test_the_next_phase_is_cut_the_same_from_recorded_sizes_once_the_files_are_g
     infos = [{"unit": 0, "files": {"docs": paths[:2]}}, {"unit": 1, "files": {"docs": paths[2:]}}]
     phase = Phase(1, "corpus", ("dedup",))
     live = phase_runner._doc_files(infos)
-    phase_runner._record_doc_sizes(str(tmp_path / "out"), phase, infos)
+    assert phase_runner._doc_sizes(str(tmp_path / "out"), phase, infos, reused_whole=False) == {
+        f.path: f.size for f in live}
     for path in paths:
         os.remove(path)
-    recorded = phase_runner._recorded_doc_sizes(str(tmp_path / "out"), phase)
+    # a resumed run that reuses the phase whole reads the record, not the files
+    recorded = phase_runner._doc_sizes(str(tmp_path / "out"), phase, infos, reused_whole=True)
     assert phase_runner._doc_files(infos, recorded) == live
     assert cut_even(phase_runner._doc_files(infos, recorded), 8000, 2) == cut_even(live, 8000, 2)
     # without the record the sizes are lost, and so is the cut the units' fingerprints come from
